@@ -1,0 +1,104 @@
+"""Tiny tokenizers and causal LMs built in-process, for tests, benchmarks and CPU smoke runs.
+
+Nothing is downloaded: the tokenizer is a byte-level BPE trained in a fraction of a second on a small
+arithmetic corpus, with a Qwen-style chat template, and the model is a randomly initialised Qwen2.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+PAD_TOKEN = "<|endoftext|>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def _corpus(num_lines: int = 2000, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    words = "the answer is what how many apples does she have left total sum of and plus minus times".split()
+    lines = []
+    for _ in range(num_lines):
+        a, b = rng.randint(0, 999), rng.randint(0, 999)
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 8)))
+        lines.append(f"{text} {a} + {b} = {a + b}. \\boxed{{{a + b}}} #### {a - b}")
+    return lines
+
+
+def build_tiny_tokenizer(vocab_size: int = 384, save_dir: str | Path | None = None) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer with pad/eos tokens and a chat template, trained on arithmetic text."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD_TOKEN, IM_START, IM_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token=PAD_TOKEN, eos_token=IM_END, bos_token=None, padding_side="left"
+    )
+    hf_tok.chat_template = CHAT_TEMPLATE
+    if save_dir is not None:
+        hf_tok.save_pretrained(str(save_dir))
+    return hf_tok
+
+
+def build_tiny_causal_lm(
+    vocab_size: int,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 128,
+    seed: int = 0,
+    pad_token_id: int = 0,
+    eos_token_id: int | None = None,
+    save_dir: str | Path | None = None,
+) -> Qwen2ForCausalLM:
+    """A randomly initialised Qwen2 causal LM (float32), optionally saved as a Hugging Face folder."""
+    config = Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        pad_token_id=pad_token_id,
+        eos_token_id=eos_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    if save_dir is not None:
+        model.save_pretrained(str(save_dir))
+    return model
+
+
+def build_tiny_model_dir(save_dir: str | Path, **model_kwargs) -> Path:
+    """Write a tokenizer and a matching tiny Qwen2 into one folder that `from_pretrained` loads."""
+    save_dir = Path(save_dir)
+    tokenizer = build_tiny_tokenizer(save_dir=save_dir)
+    build_tiny_causal_lm(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        save_dir=save_dir,
+        **model_kwargs,
+    )
+    return save_dir
