@@ -1,0 +1,1 @@
+"""Self-contained tasks: the maze (``maxrl.tasks.maze``) and vision-as-RL experiments."""
