@@ -1,0 +1,1 @@
+"""Launch helpers: a Ray cluster per job (local or Slurm), used by every experiment launcher."""
