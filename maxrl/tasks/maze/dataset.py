@@ -95,19 +95,18 @@ def _counted(chunks: Iterator[list[MazeRecord]], bar: tqdm) -> Iterator[MazeReco
 def assign_splits(
     records: Iterator[MazeRecord], test_size: int, counts: SplitCounts | None = None
 ) -> Iterator[tuple[str, MazeRecord]]:
-    """Label the stream: the first ``test_size`` distinct mazes are "test", later ones "train" unless they
-    repeat a test maze (then dropped). Streams, so a million mazes never sit in memory at once."""
+    """Label the stream: the first ``test_size`` distinct mazes are "test", the others "train", and repeats of
+    a test maze are dropped. Streams, so a million mazes never sit in memory at once."""
     counts = counts if counts is not None else SplitCounts()
     test_prompts: set[str] = set()
     for record in records:
         prompt = record.prompt
-        if counts.test < test_size:
-            if prompt not in test_prompts:
-                test_prompts.add(prompt)
-                counts.test += 1
-                yield "test", record
-        elif prompt in test_prompts:
+        if prompt in test_prompts:
             counts.duplicates_of_test_dropped += 1
+        elif counts.test < test_size:
+            test_prompts.add(prompt)
+            counts.test += 1
+            yield "test", record
         else:
             counts.train += 1
             yield "train", record
