@@ -1,0 +1,69 @@
+"""Token-level estimators built on (discounted) returns: REINFORCE++, ReMax and GAE.
+
+They ignore groups (each response stands alone), so they work with one response per prompt.
+Padding never leaks: returns are accumulated over valid tokens only.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from maxrl.algorithms.masked import masked_whiten
+from maxrl.algorithms.registry import register_advantage
+
+
+def _check_extra(name: str, key: str, value: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+        got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"{name}: extra input {key!r} must be a tensor of shape {shape}, got {got}")
+    return value
+
+
+def discounted_returns(token_level_rewards: torch.Tensor, response_mask: torch.Tensor,
+                       gamma: float) -> torch.Tensor:
+    """G_t = r_t + γ G_{t+1} over valid tokens; a masked position contributes nothing and resets the sum."""
+    valid = response_mask.bool()
+    returns = torch.zeros_like(token_level_rewards)
+    running = torch.zeros_like(token_level_rewards[:, 0])
+    for t in reversed(range(token_level_rewards.shape[1])):
+        running = torch.where(valid[:, t], token_level_rewards[:, t] + gamma * running, 0.0)
+        returns[:, t] = running
+    return returns
+
+
+@register_advantage("reinforce_plus_plus")
+def reinforce_plus_plus_advantage(token_level_rewards, response_mask, group_ids, gamma: float = 1.0):
+    """Discounted return-to-go, whitened over all valid tokens of the batch; returns are unwhitened."""
+    returns = discounted_returns(token_level_rewards, response_mask, gamma)
+    return masked_whiten(returns, response_mask), returns
+
+
+@register_advantage("remax", extra_inputs=("reward_baselines",))
+def remax_advantage(token_level_rewards, response_mask, group_ids, reward_baselines=None):
+    """Return-to-go minus the reward of the prompt's greedy response (`reward_baselines`, shape [B])."""
+    baselines = _check_extra("remax", "reward_baselines", reward_baselines, (token_level_rewards.shape[0],))
+    returns = discounted_returns(token_level_rewards, response_mask, gamma=1.0)
+    advantages = torch.where(response_mask.bool(), returns - baselines.to(returns.dtype).unsqueeze(-1), 0.0)
+    return advantages, returns
+
+
+@register_advantage("gae", extra_inputs=("values",))
+def gae_advantage(token_level_rewards, response_mask, group_ids, values=None, gamma: float = 1.0,
+                  lam: float = 1.0):
+    """GAE(γ, λ) with critic `values` [B, L]: δ_t = r_t + γV_{t+1} - V_t, A_t = δ_t + γλA_{t+1}, where
+    "t+1" is the next valid token (V = 0 after the last one). Returns = A + V; advantages are whitened."""
+    values = _check_extra("gae", "values", values, tuple(token_level_rewards.shape)).to(token_level_rewards.dtype)
+    valid_tokens = response_mask.bool()
+    advantages = torch.zeros_like(token_level_rewards)
+    next_value = torch.zeros_like(values[:, 0])
+    next_advantage = torch.zeros_like(values[:, 0])
+    for t in reversed(range(token_level_rewards.shape[1])):
+        delta = token_level_rewards[:, t] + gamma * next_value - values[:, t]
+        advantage = delta + gamma * lam * next_advantage
+        valid = valid_tokens[:, t]
+        next_value = torch.where(valid, values[:, t], next_value)
+        next_advantage = torch.where(valid, advantage, next_advantage)
+        advantages[:, t] = torch.where(valid, advantage, 0.0)
+    returns = torch.where(valid_tokens, advantages + values, 0.0)
+    return masked_whiten(advantages, response_mask), returns
+

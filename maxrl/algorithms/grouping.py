@@ -1,0 +1,83 @@
+"""Prompt groups found by id, never by position.
+
+Group estimators compare each response with the other responses to the same prompt. The trainer may
+reorder rows (sequence balancing across ranks) and groups may have unequal sizes, so a group is the set
+of rows sharing a group id (verl's `uid`), wherever those rows sit in the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def _as_id_list(group_ids) -> list:
+    if isinstance(group_ids, torch.Tensor | np.ndarray):
+        return group_ids.tolist()
+    return list(group_ids)
+
+
+@dataclass(frozen=True)
+class GroupIndex:
+    """Row -> group index map with per-group reductions (sums via `index_add`, never a loop over rows)."""
+
+    index: torch.Tensor  # [B] int64, group of each row
+    sizes: torch.Tensor  # [G] int64, rows per group
+    ids: tuple[Hashable, ...]  # [G] the distinct ids, in order of first appearance
+
+    @classmethod
+    def from_ids(cls, group_ids: Iterable[Hashable], device: torch.device | str | None = None) -> GroupIndex:
+        """Factorise ids into dense indices. Hashing is the only per-row step (as pandas.factorize does)."""
+        ids = _as_id_list(group_ids)
+        first_seen: dict[Hashable, int] = {}
+        try:
+            codes = [first_seen.setdefault(g, len(first_seen)) for g in ids]
+        except TypeError as err:
+            raise TypeError(f"group ids must be hashable (one id per row, e.g. the prompt uid): {err}") from err
+        index = torch.as_tensor(codes, dtype=torch.long, device=device)
+        sizes = torch.bincount(index, minlength=len(first_seen))
+        return cls(index=index, sizes=sizes, ids=tuple(first_seen))
+
+    @property
+    def num_groups(self) -> int:
+        return len(self.ids)
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """[B] -> [G] per-group sums."""
+        return values.new_zeros(self.num_groups).index_add_(0, self.index, values)
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """[B] -> [G] per-group means."""
+        return self.sum(values) / self.sizes.to(values.dtype)
+
+    def std(self, values: torch.Tensor) -> torch.Tensor:
+        """[B] -> [G] per-group unbiased (Bessel-corrected) standard deviations; needs groups of >= 2 rows."""
+        deviations = values - self.broadcast(self.mean(values))
+        return (self.sum(deviations.square()) / (self.sizes - 1).to(values.dtype)).sqrt()
+
+    def broadcast(self, per_group: torch.Tensor) -> torch.Tensor:
+        """[G] -> [B]: each row gets its group's value."""
+        return per_group[self.index]
+
+    def row_sizes(self) -> torch.Tensor:
+        """[B] size of each row's group."""
+        return self.sizes[self.index]
+
+    def require_min_size(self, min_size: int, estimator: str) -> None:
+        """Raise a clear error naming the first group that is too small."""
+        if min_size <= 1 or self.num_groups == 0:
+            return
+        too_small = torch.nonzero(self.sizes < min_size).flatten()
+        if too_small.numel() == 0:
+            return
+        group = int(too_small[0])
+        rows = torch.nonzero(self.index == group).flatten().tolist()
+        raise ValueError(
+            f"advantage estimator {estimator!r} needs at least {min_size} responses per prompt, but group "
+            f"{self.ids[group]!r} (rows {rows}) has {int(self.sizes[group])} ({too_small.numel()} group(s) too "
+            f"small). Set actor_rollout_ref.rollout.n >= {min_size} and keep every response of a prompt in "
+            "the same batch."
+        )
