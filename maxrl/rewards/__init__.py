@@ -1,0 +1,19 @@
+"""Rule-based rewards: verl-signature scorers, routing by ``data_source``, custom scorer files, and the
+process-pool reward manager."""
+
+from maxrl.rewards.custom import FileScorer, load_custom_score
+from maxrl.rewards.default import check_data_sources, default_compute_score, known_data_sources
+from maxrl.rewards.manager import RewardManager, RewardResult
+from maxrl.rewards.registry import MANAGER_OPTIONS, build_reward_manager
+
+__all__ = [
+    "MANAGER_OPTIONS",
+    "FileScorer",
+    "RewardManager",
+    "RewardResult",
+    "build_reward_manager",
+    "check_data_sources",
+    "default_compute_score",
+    "known_data_sources",
+    "load_custom_score",
+]

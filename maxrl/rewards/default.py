@@ -1,0 +1,87 @@
+"""``default_compute_score``: the scorer chosen by a row's ``data_source`` (MAXRL_SPEC §5.1).
+
+Math sources go to math-verify and ``maze*`` sources to the maze verifier. A source nobody registered is an
+error, never a silent zero: a typo in a parquet file's ``data_source`` would otherwise look like a model that
+never learns. Scorer modules are imported on first use, so a maze run never loads sympy.
+"""
+
+from __future__ import annotations
+
+#: Exact ``data_source`` values scored by math-verify (the paper's list plus the sets prepared here).
+MATH_SOURCES = (
+    "openai/gsm8k",
+    "madrylab/gsm8k-platinum",
+    "lighteval/MATH",
+    "DigitalLearningGmbH/MATH-lighteval",
+    "HuggingFaceH4/MATH-500",
+    "math_dapo",
+    "amc23",
+    "polaris",
+    "openr1",
+    "minerva",
+    "olympiadbench",
+    "simplelr_qwen",
+    "beyondaime",
+    "hmmt_feb_2025",
+    "hmmt_nov_2025",
+    "jeebench",
+    "reasoning_gym/gsm_symbolic",
+)
+#: ``data_source`` prefixes scored by math-verify.
+MATH_PREFIXES = ("aime", "dapo", "deepmath-103k")
+#: ``data_source`` prefixes scored by the maze verifier.
+MAZE_PREFIXES = ("maze",)
+
+
+def _math_score(data_source, solution_str, ground_truth, extra_info):
+    from maxrl.rewards import math_verify_score
+
+    return math_verify_score.compute_score(data_source, solution_str, ground_truth, extra_info)
+
+
+def _maze_score(data_source, solution_str, ground_truth, extra_info):
+    from maxrl.tasks.maze import compute_score
+
+    return compute_score(solution_str, ground_truth, extra_info)
+
+
+def known_data_sources() -> list[str]:
+    """Every ``data_source`` pattern the default scorer accepts (``*`` marks a prefix)."""
+    prefixes = [f"{prefix}*" for prefix in MATH_PREFIXES + MAZE_PREFIXES]
+    return sorted(MATH_SOURCES) + sorted(prefixes)
+
+
+def route(data_source: str):
+    """The scorer function for one ``data_source``; ValueError listing the known ones if there is none."""
+    if isinstance(data_source, str):
+        if data_source.startswith(MAZE_PREFIXES):
+            return _maze_score
+        if data_source in MATH_SOURCES or data_source.startswith(MATH_PREFIXES):
+            return _math_score
+    raise ValueError(
+        f"no default scorer for data_source {data_source!r}. Known data sources: "
+        f"{', '.join(known_data_sources())}. To score another source, write a function "
+        "compute_score(data_source, solution_str, ground_truth, extra_info=None) in a Python file and set "
+        "custom_reward_function.path=<file> custom_reward_function.name=<function>."
+    )
+
+
+def default_compute_score(data_source: str, solution_str: str, ground_truth, extra_info: dict | None = None):
+    """verl scorer signature: score one decoded response with the scorer of its ``data_source``."""
+    return route(data_source)(data_source, solution_str, ground_truth, extra_info)
+
+
+def _warm_up() -> None:
+    from maxrl.rewards import math_verify_score
+
+    math_verify_score.warm_up()
+
+
+# Called once per reward-manager worker so math-verify's set-up is not charged to the first item's time limit.
+default_compute_score.warm_up = _warm_up
+
+
+def check_data_sources(data_sources) -> None:
+    """Raise the routing error for the first unknown source: call it on a data set before training starts."""
+    for data_source in dict.fromkeys(data_sources):
+        route(data_source)
