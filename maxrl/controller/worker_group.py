@@ -1,0 +1,214 @@
+"""A WorkerGroup: one Ray actor per bundle of a resource pool, together one torch.distributed world.
+
+The driver talks to the group with three explicit calls (see `maxrl.controller.dispatch`):
+``broadcast`` (same call on every rank), ``dispatch`` (a batch split by data-parallel rank) and
+``rank_zero``. Every call waits at most ``timeout_s``; any failure (worker exception, dead worker,
+timeout) shuts the group down and raises a `WorkerGroupError` subclass, so the driver never hangs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError, RayTaskError
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from maxrl.controller.dispatch import DataParallelLayout, gather_shards, shard_batch
+from maxrl.controller.errors import (
+    WorkerDiedError,
+    WorkerError,
+    WorkerGroupError,
+    WorkerTimeoutError,
+)
+from maxrl.controller.resources import ResourcePool
+from maxrl.controller.worker_host import WorkerHost
+from maxrl.data.batch import Batch
+
+logger = logging.getLogger(__name__)
+
+_RemoteWorkerHost = ray.remote(WorkerHost)
+_FAILURE_GRACE_S = 2.0
+
+
+class WorkerGroup:
+    """Start ``worker_cls(*init_args)`` on every bundle of `pool`, inside one distributed world.
+
+    Args:
+        worker_cls: a plain class; built after ``init_process_group``. It may define
+            ``dp_rank_and_size() -> (int, int)`` when not every rank is its own data-parallel rank
+            (e.g. tensor-parallel peers share one); by default rank r is data-parallel rank r.
+        pool: where the workers run; one worker per bundle, ranks in the pool's node-contiguous order.
+        init_args: passed to ``worker_cls`` on every rank.
+        timeout_s: the most any single call may take before the group is killed.
+        start_timeout_s: the most start-up may take (actors scheduled, process group formed, workers
+            built); defaults to `timeout_s`.
+        env: extra environment variables for the worker processes (e.g. NCCL settings).
+        torch_threads: intra-op threads per worker; defaults to the pool's CPUs per worker.
+    """
+
+    def __init__(
+        self,
+        worker_cls: type,
+        pool: ResourcePool,
+        *init_args: Any,
+        timeout_s: float = 1800.0,
+        start_timeout_s: float | None = None,
+        env: dict[str, str] | None = None,
+        torch_threads: int | None = None,
+    ):
+        start_timeout_s = timeout_s if start_timeout_s is None else start_timeout_s
+        if min(timeout_s, start_timeout_s) <= 0:
+            raise ValueError(f"WorkerGroup: timeouts must be > 0, got {timeout_s=} and {start_timeout_s=}")
+        self.worker_cls = worker_cls
+        self.pool = pool
+        self.timeout_s = timeout_s
+        self.world_size = pool.world_size
+        self._failure: str | None = None
+        self._hosts = [
+            self._start_host(rank, bundle, env, torch_threads or pool.cpus_per_worker)
+            for rank, bundle in enumerate(pool.bundles)
+        ]
+        master_addr, master_port = self._gather(
+            "rendezvous_address", [self._hosts[0].rendezvous_address.remote()], start_timeout_s
+        )[0]
+        backend = "gloo" if pool.device == "cpu" else "cpu:gloo,cuda:nccl"
+        # The collective timeout covers both start-up and calls; the driver's own deadlines fire first.
+        collective_timeout_s = max(timeout_s, start_timeout_s)
+        reports = self._gather(
+            f"{worker_cls.__name__}.__init__",
+            [host.setup.remote(master_addr, master_port, backend, collective_timeout_s, worker_cls, init_args)
+             for host in self._hosts],
+            start_timeout_s,
+        )
+        try:
+            self.layout = DataParallelLayout.from_reports(reports)
+        except ValueError:
+            self.shutdown()
+            raise
+        logger.info(
+            "worker group %s: world size %d (data-parallel %d), backend %s, rendezvous %s:%d",
+            worker_cls.__name__, self.world_size, self.layout.dp_size, backend, master_addr, master_port,
+        )
+
+    def _start_host(self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int):
+        options: dict[str, Any] = {
+            "num_cpus": self.pool.cpus_per_worker,
+            "num_gpus": 1 if self.pool.device == "cuda" else 0,
+            "scheduling_strategy": PlacementGroupSchedulingStrategy(
+                placement_group=bundle.placement_group, placement_group_bundle_index=bundle.index
+            ),
+        }
+        if env:
+            options["runtime_env"] = {"env_vars": dict(env)}
+        return _RemoteWorkerHost.options(**options).remote(
+            rank, self.world_size, bundle.local_rank, self.pool.per_node, torch_threads
+        )
+
+    @property
+    def dp_size(self) -> int:
+        return self.layout.dp_size
+
+    # ---------------------------------------------------------------- calls
+    def broadcast(self, method: str, *args: Any, **kwargs: Any) -> list[Any]:
+        """Call `method` with the same arguments on every rank; one result per rank, in rank order."""
+        self._check_callable(method)
+        payload = ray.put((args, kwargs))  # serialised once, shared by all ranks
+        return self._gather(method, [host.call.remote(method, payload) for host in self._hosts])
+
+    def rank_zero(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call `method` on rank 0 only (it must not enter a collective); return its result."""
+        self._check_callable(method)
+        return self._gather(method, [self._hosts[0].call.remote(method, (args, kwargs))])[0]
+
+    def dispatch(self, method: str, batch: Batch, **kwargs: Any) -> Batch | list[Any]:
+        """Split `batch` by data-parallel rank, call ``method(shard, **kwargs)``, gather the results.
+
+        Uneven batches are padded with copies of real rows (marked ``sample_valid == 0``) and the
+        rows produced from padding are stripped again. `Batch` results are concatenated in
+        data-parallel order; other results (e.g. metric dicts) come back as a list per data-parallel rank.
+        """
+        self._check_callable(method)
+        shards, num_pad = shard_batch(batch, self.layout.dp_size)
+        payloads = [ray.put(((shard,), kwargs)) for shard in shards]
+        outputs = self._gather(
+            method, [host.call.remote(method, payloads[dp]) for host, dp in zip(self._hosts, self.layout.dp_ranks)]
+        )
+        kept = [outputs[rank] for rank in self.layout.collect_ranks]
+        return gather_shards(kept, len(shards[0]), num_pad, method)
+
+    # ------------------------------------------------------------- plumbing
+    def _check_callable(self, method: str) -> None:
+        if not self._hosts:
+            after = f" after: {self._failure}" if self._failure else ""
+            raise WorkerGroupError(f"the {self.worker_cls.__name__} worker group is shut down{after}")
+        if not callable(getattr(self.worker_cls, method, None)):
+            raise AttributeError(f"{self.worker_cls.__name__} has no method {method!r}")
+
+    def _gather(self, method: str, refs: Sequence[ray.ObjectRef], timeout_s: float | None = None) -> list[Any]:
+        """Results of `refs` (ref i belongs to rank i) in rank order; the first failure ends the group."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout_s
+        pending = {ref: rank for rank, ref in enumerate(refs)}
+        results: dict[int, Any] = {}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            if not ready:
+                self._fail([WorkerTimeoutError(method, sorted(pending.values()), timeout_s)])
+            rank = pending.pop(ready[0])
+            try:
+                results[rank] = self._result(ready[0], rank, method)
+            except WorkerGroupError as error:
+                self._fail([error, *self._settle(pending, method)])
+        return [results[rank] for rank in range(len(refs))]
+
+    def _settle(self, pending: dict[ray.ObjectRef, int], method: str) -> list[WorkerGroupError]:
+        """Failures of the other ranks that end within a short grace period after a first failure.
+
+        When one rank dies, its peers fail a moment later in a collective ("connection reset by
+        peer"); collecting them lets the group report the root cause instead of a symptom.
+        """
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_FAILURE_GRACE_S)
+        failures = []
+        for ref in ready:
+            try:
+                self._result(ref, pending[ref], method)
+            except WorkerGroupError as error:
+                failures.append(error)
+        return failures
+
+    def _fail(self, failures: list[WorkerGroupError]) -> None:
+        """Shut the group down and raise the most telling failure: a death, else the lowest-rank error."""
+        died = [f for f in failures if isinstance(f, WorkerDiedError)]
+        raised = sorted((f for f in failures if isinstance(f, WorkerError)), key=lambda f: f.rank)
+        error = (died or raised or failures)[0]
+        self._failure = str(error).splitlines()[0]
+        self.shutdown()
+        raise error
+
+    @staticmethod
+    def _result(ref: ray.ObjectRef, rank: int, method: str) -> Any:
+        """Fetch one finished result, turning Ray's failure types into the group's errors."""
+        try:
+            return ray.get(ref)
+        except RayTaskError as error:
+            if isinstance(error.cause, WorkerError):
+                raise error.cause from None
+            raise WorkerError(rank, method, str(error)) from None
+        except RayActorError as error:
+            raise WorkerDiedError(rank, method, str(error)) from None
+
+    def shutdown(self) -> None:
+        """Kill every worker process (idempotent); the pool's reservation stays for a new group."""
+        for host in self._hosts:
+            ray.kill(host, no_restart=True)
+        self._hosts = []
+
+    def __enter__(self) -> WorkerGroup:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.shutdown()

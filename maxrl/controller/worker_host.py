@@ -1,0 +1,84 @@
+"""The body of one Ray actor in a worker group: join the torch.distributed world, host one worker.
+
+Worker classes stay plain Python: the host sets the usual torchrun environment variables, calls
+``init_process_group`` and only then builds the worker, so the worker may assume a ready world.
+Any exception raised by the worker is re-raised as a `WorkerError` carrying the rank and the full
+traceback, which Ray ships to the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import ray
+import torch
+import torch.distributed as dist
+
+from maxrl.controller.errors import WorkerError
+
+
+class WorkerHost:
+    """Owns one rank of the world and the worker object that lives in it."""
+
+    def __init__(self, rank: int, world_size: int, local_rank: int, local_world_size: int, torch_threads: int):
+        self.rank = rank
+        self.world_size = world_size
+        self.local_rank = local_rank
+        self.local_world_size = local_world_size
+        self.worker: Any = None
+        torch.set_num_threads(torch_threads)  # one process per bundle: use the bundle's CPUs, no more
+
+    def rendezvous_address(self) -> tuple[str, int]:
+        """This node's IP and a port free on it (asked of rank 0, whose node hosts the rendezvous)."""
+        ip = ray.util.get_node_ip_address()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((ip, 0))
+            return ip, probe.getsockname()[1]
+
+    def setup(
+        self,
+        master_addr: str,
+        master_port: int,
+        backend: str,
+        timeout_s: float,
+        worker_cls: type,
+        init_args: tuple,
+    ) -> tuple[int, int]:
+        """Join the world, build the worker; return its ``(dp_rank, dp_size)``."""
+        os.environ.update(
+            RANK=str(self.rank),
+            WORLD_SIZE=str(self.world_size),
+            LOCAL_RANK=str(self.local_rank),
+            LOCAL_WORLD_SIZE=str(self.local_world_size),
+            MASTER_ADDR=master_addr,
+            MASTER_PORT=str(master_port),
+        )
+        if "nccl" in backend:
+            # Ray narrows CUDA_VISIBLE_DEVICES to this actor's GPU, so it is always device 0 here.
+            torch.cuda.set_device(0)
+        self._run(
+            "init_process_group",
+            dist.init_process_group,
+            (backend,),
+            {"timeout": timedelta(seconds=timeout_s), "rank": self.rank, "world_size": self.world_size},
+        )
+        self.worker = self._run(f"{worker_cls.__name__}.__init__", worker_cls, init_args, {})
+        report = getattr(self.worker, "dp_rank_and_size", None)
+        if report is None:
+            return self.rank, self.world_size
+        return tuple(self._run("dp_rank_and_size", report, (), {}))
+
+    def call(self, method: str, args_and_kwargs: tuple[tuple, dict]) -> Any:
+        args, kwargs = args_and_kwargs
+        return self._run(method, getattr(self.worker, method), args, kwargs)
+
+    def _run(self, name: str, fn: Callable, args: tuple, kwargs: dict) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            raise WorkerError(self.rank, name, traceback.format_exc()) from None
