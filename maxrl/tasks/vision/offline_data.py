@@ -26,8 +26,13 @@ class ClassificationData:
 
 
 def _standardise(train: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Zero mean, unit variance per feature, with statistics from the training split only."""
-    mean, std = train.mean(dim=0), train.std(dim=0).clamp_min(1e-6)
+    """Zero mean, unit variance per feature, with statistics from the training split only.
+
+    A feature that is constant in training (digits' always-blank corner pixels) is only centred: dividing by
+    its zero spread would blow up any non-constant value it takes in the eval split.
+    """
+    mean, std = train.mean(dim=0), train.std(dim=0)
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))
     return (train - mean) / std, (other - mean) / std
 
 
