@@ -40,6 +40,7 @@ def _publish(tmp_dir: Path, out_dir: Path) -> Path:
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
     os.replace(tmp_dir, out_dir)
     return out_dir
 
