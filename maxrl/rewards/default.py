@@ -72,12 +72,14 @@ def default_compute_score(data_source: str, solution_str: str, ground_truth, ext
 
 
 def _warm_up() -> None:
+    """Import every route's scorer and prime math-verify, so no item's time limit pays for it."""
+    import maxrl.tasks.maze  # noqa: F401
     from maxrl.rewards import math_verify_score
 
     math_verify_score.warm_up()
 
 
-# Called once per reward-manager worker so math-verify's set-up is not charged to the first item's time limit.
+# Called once per reward-manager worker (see maxrl.rewards.worker.install_scorer).
 default_compute_score.warm_up = _warm_up
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pebble
 
 from maxrl.rewards.default import check_data_sources, default_compute_score
-from maxrl.rewards.worker import ERROR, OK, TIMEOUT, Outcome, install_scorer, score_chunk
+from maxrl.rewards.worker import ERROR, OK, TIMEOUT, Outcome, install_scorer, ready, score_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ class RewardManager:
             context=multiprocessing.get_context("spawn"),
         )
         self._stop_pool = weakref.finalize(self, _shut_down, self._pool)
+        self._pool.schedule(ready)  # start the workers now: their imports overlap the rest of the set-up
 
     def score(
         self, data_sources, responses, ground_truths, extra_infos, response_lengths=None

@@ -39,6 +39,10 @@ def install_scorer(compute_score) -> None:
             logger.exception("warm_up of the reward function failed; scoring continues without it")
 
 
+def ready() -> None:
+    """A no-op task: scheduling it makes the pool start its workers."""
+
+
 def as_score_dict(value) -> dict:
     """A scorer's float becomes ``{"score": value}``; a dict must carry a numeric ``score``."""
     if isinstance(value, numbers.Real):
