@@ -1,0 +1,1 @@
+"""The driver: Hydra entry point, the step loop, validation, checkpoints, tracking and plots."""

@@ -1,0 +1,19 @@
+"""Inputs an advantage estimator may declare beyond rewards, mask and group ids, and where they come from.
+
+The step loop never branches on the estimator's name: it reads `get_advantage_spec(name).extra_inputs`
+and passes each named input from the batch. Inputs with no source here (critic ``values`` for ``gae``,
+greedy ``reward_baselines`` for ``remax``) are rejected by `maxrl.config.checks` before anything starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+SUPPORTED_EXTRA_INPUTS = frozenset({"old_log_probs", "rollout_log_probs", "responses", "prompts", "attention_mask"})
+"""Per-sample fields every training batch holds by the time advantages are computed."""
+
+
+def gather_extra_inputs(names: Iterable[str], batch: Any) -> dict[str, Any]:
+    """The declared inputs, taken from the batch by name."""
+    return {name: batch[name] for name in names}
