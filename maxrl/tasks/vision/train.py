@@ -77,7 +77,7 @@ class VisionRun:
         self.eval_loader = build_eval_loader(self.data.eval, trainer.eval_batch_size, info, config.data.num_workers)
         self.steps_per_epoch = len(self.train_loader)
         self.total_steps = trainer.max_steps or max(1, math.ceil(trainer.epochs * self.steps_per_epoch))
-        warmup_steps = round(config.optim.warmup_epochs * self.steps_per_epoch)
+        warmup_steps = min(round(config.optim.warmup_epochs * self.steps_per_epoch), self.total_steps)
         self.optimizer = build_optimizer(self.model, config.optim)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, warmup_steps)
         self.autocast = (
