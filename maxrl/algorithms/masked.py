@@ -1,4 +1,8 @@
-"""Reductions over the valid (mask = 1) entries of padded `[B, L]` tensors."""
+"""Reductions over the valid (mask = 1) entries of padded `[B, L]` tensors.
+
+Sums are contractions with the mask (einsum), which skip the full-size temporary that `values * mask`
+would allocate; finite values on padding are multiplied by 0 and so never leak into a result.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,13 @@ import torch
 
 
 def masked_sum(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """Sum of `values` where `mask` is 1; padding may hold anything (even inf/nan is ignored)."""
-    masked = torch.where(mask.bool(), values, torch.zeros((), dtype=values.dtype, device=values.device))
-    return masked.sum() if dim is None else masked.sum(dim)
+    """Sum of `values` where `mask` is 1, over everything (`dim=None`) or over the last dimension (`dim=-1`)."""
+    mask = mask.to(values.dtype)
+    if dim is None:
+        return torch.einsum("...,...->", values, mask)
+    if dim not in (-1, values.dim() - 1):
+        raise ValueError(f"masked_sum reduces over everything or the last dimension, got dim={dim}")
+    return torch.einsum("...l,...l->...", values, mask)
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -27,5 +35,4 @@ def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -
         raise ValueError(f"whitening needs at least 2 valid tokens in the batch, got {count} (check response_mask)")
     mean = masked_mean(values, mask)
     variance = masked_sum((values - mean).square(), mask) / (count - 1)
-    whitened = (values - mean) * torch.rsqrt(variance + eps)
-    return torch.where(mask.bool(), whitened, torch.zeros((), dtype=values.dtype, device=values.device))
+    return (values - mean) * torch.rsqrt(variance + eps) * mask.to(values.dtype)
