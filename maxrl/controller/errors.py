@@ -42,11 +42,10 @@ class WorkerDiedError(WorkerGroupError):
 class WorkerTimeoutError(WorkerGroupError, TimeoutError):
     """A call did not finish within the group's timeout (a stuck collective, a dead peer, a hang)."""
 
-    def __init__(self, method: str, pending_ranks: list[int], timeout_s: float):
+    def __init__(self, method: str, pending_ranks: list[int], timeout_s: float, knob: str, likely_causes: str):
         super().__init__(
-            f"{method}() did not finish within timeout_s={timeout_s:g} on ranks {pending_ranks} (a stuck "
-            "collective, a dead peer or a hang); the worker group was shut down. Raise the timeout if "
-            "the call is legitimately slow."
+            f"{method}() did not finish within {knob}={timeout_s:g} on ranks {pending_ranks} ({likely_causes}); "
+            f"the worker group was shut down. Raise {knob} if this step is legitimately slow."
         )
         self.method = method
         self.pending_ranks = pending_ranks

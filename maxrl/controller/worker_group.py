@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 
 _RemoteWorkerHost = ray.remote(WorkerHost)
 _FAILURE_GRACE_S = 2.0
+_CALL_HANG_CAUSES = "a stuck collective, a dead peer or a hang"
+_START_HANG_CAUSES = (
+    "the actors could not be scheduled (is another worker group still using this pool?), "
+    "the process group did not form, or building the worker is slow"
+)
 
 
 class WorkerGroup:
@@ -66,6 +71,7 @@ class WorkerGroup:
         self.worker_cls = worker_cls
         self.pool = pool
         self.timeout_s = timeout_s
+        self.start_timeout_s = start_timeout_s
         self.world_size = pool.world_size
         self._failure: str | None = None
         self._hosts = [
@@ -73,7 +79,7 @@ class WorkerGroup:
             for rank, bundle in enumerate(pool.bundles)
         ]
         master_addr, master_port = self._gather(
-            "rendezvous_address", [self._hosts[0].rendezvous_address.remote()], start_timeout_s
+            "rendezvous_address", [self._hosts[0].rendezvous_address.remote()], start_up=True
         )[0]
         backend = "gloo" if pool.device == "cpu" else "cpu:gloo,cuda:nccl"
         # The collective timeout covers both start-up and calls; the driver's own deadlines fire first.
@@ -82,7 +88,7 @@ class WorkerGroup:
             f"{worker_cls.__name__}.__init__",
             [host.setup.remote(master_addr, master_port, backend, collective_timeout_s, worker_cls, init_args)
              for host in self._hosts],
-            start_timeout_s,
+            start_up=True,
         )
         try:
             self.layout = DataParallelLayout.from_reports(reports)
@@ -148,16 +154,17 @@ class WorkerGroup:
         if not callable(getattr(self.worker_cls, method, None)):
             raise AttributeError(f"{self.worker_cls.__name__} has no method {method!r}")
 
-    def _gather(self, method: str, refs: Sequence[ray.ObjectRef], timeout_s: float | None = None) -> list[Any]:
+    def _gather(self, method: str, refs: Sequence[ray.ObjectRef], start_up: bool = False) -> list[Any]:
         """Results of `refs` (ref i belongs to rank i) in rank order; the first failure ends the group."""
-        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        timeout_s = self.start_timeout_s if start_up else self.timeout_s
         deadline = time.monotonic() + timeout_s
         pending = {ref: rank for rank, ref in enumerate(refs)}
         results: dict[int, Any] = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
             if not ready:
-                self._fail([WorkerTimeoutError(method, sorted(pending.values()), timeout_s)])
+                knob, causes = ("start_timeout_s", _START_HANG_CAUSES) if start_up else ("timeout_s", _CALL_HANG_CAUSES)
+                self._fail([WorkerTimeoutError(method, sorted(pending.values()), timeout_s, knob, causes)])
             rank = pending.pop(ready[0])
             try:
                 results[rank] = self._result(ready[0], rank, method)

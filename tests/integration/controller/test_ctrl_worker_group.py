@@ -1,0 +1,152 @@
+"""Worker groups on the session's local Ray: dispatch modes, collectives, and every failure path.
+
+Actor start-up dominates the cost, so one healthy group serves the dispatch tests; each failure
+test needs a group of its own because a failure shuts the group down (by design).
+"""
+
+import time
+
+import ctrl_workers
+import pytest
+import torch
+from ray import cloudpickle
+
+from maxrl.controller import (
+    ResourcePool,
+    WorkerDiedError,
+    WorkerError,
+    WorkerGroup,
+    WorkerGroupError,
+    WorkerTimeoutError,
+)
+from maxrl.data.batch import Batch
+
+cloudpickle.register_pickle_by_value(ctrl_workers)  # the Ray workers cannot import the tests folder
+
+START_TIMEOUT_S = 240  # generous: actor start-up on 2 shared cores varies a lot with load
+CALL_TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def pool(ray_cluster):
+    pool = ResourcePool(nnodes=1, per_node=2, device="cpu")
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def echo_group(pool):
+    with WorkerGroup(
+        ctrl_workers.EchoWorker,
+        pool,
+        10.0,
+        timeout_s=CALL_TIMEOUT_S,
+        start_timeout_s=START_TIMEOUT_S,
+        env={"MAXRL_CTRL_TEST_FLAG": "on"},
+    ) as group:
+        yield group
+
+
+@pytest.fixture(scope="module")
+def spare_pool(ray_cluster):
+    """A second reservation for the groups that the failure tests kill."""
+    pool = ResourcePool(nnodes=1, per_node=2, device="cpu")
+    yield pool
+    pool.shutdown()
+
+
+def spare_group(pool: ResourcePool, timeout_s: float) -> WorkerGroup:
+    return WorkerGroup(ctrl_workers.EchoWorker, pool, 0.0, timeout_s=timeout_s, start_timeout_s=START_TIMEOUT_S)
+
+
+def batch_of(rows: int) -> Batch:
+    return Batch({"x": torch.arange(rows, dtype=torch.float32)}, {"uid": [f"p{i}" for i in range(rows)]})
+
+
+def test_broadcast_returns_one_result_per_rank_in_a_real_world(echo_group):
+    where = echo_group.broadcast("where")
+    assert [w["rank"] for w in where] == [0, 1] == [w["dist_rank"] for w in where]
+    assert [w["world_size"] for w in where] == [2, 2]
+    assert [w["local_rank"] for w in where] == [0, 1]
+    assert [w["threads"] for w in where] == [1, 1]
+    assert [w["env_flag"] for w in where] == ["on", "on"]
+
+
+def test_all_reduce_spans_the_group(echo_group):
+    assert echo_group.broadcast("all_reduce_rank", 2.0) == [6.0, 6.0]  # 2 * (1 + 2) on both ranks
+
+
+def test_uneven_dispatch_round_trip_keeps_order_and_strips_padding(echo_group):
+    out = echo_group.dispatch("add_offset", batch_of(5))
+    assert out["y"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0]
+    assert list(out["uid"]) == ["p0", "p1", "p2", "p3", "p4"]
+    assert list(out["rank"]) == [0, 0, 0, 1, 1]  # 3 + 3 padded rows, the pad row stripped
+    assert "sample_valid" not in out
+
+
+def test_dispatch_with_several_outputs_per_row(echo_group):
+    out = echo_group.dispatch("add_offset", batch_of(3), times=2)
+    assert out["y"].tolist() == [10.0, 10.0, 11.0, 11.0, 12.0, 12.0]
+    assert list(out["uid"]) == ["p0", "p0", "p1", "p1", "p2", "p2"]
+
+
+def test_dispatch_of_metrics_sees_the_pad_marks(echo_group):
+    assert echo_group.dispatch("count_valid", batch_of(3)) == [
+        {"rows": 2, "valid": 2.0},
+        {"rows": 2, "valid": 1.0},
+    ]
+
+
+def test_rank_zero_and_unknown_methods(echo_group):
+    assert echo_group.rank_zero("where")["rank"] == 0
+    with pytest.raises(AttributeError, match="EchoWorker has no method 'nope'"):
+        echo_group.broadcast("nope")
+    assert echo_group.broadcast("all_reduce_rank", 1.0) == [3.0, 3.0]  # still usable afterwards
+
+
+def test_worker_exception_carries_rank_and_traceback(spare_pool):
+    with spare_group(spare_pool, CALL_TIMEOUT_S) as group:
+        with pytest.raises(WorkerError) as caught:
+            group.broadcast("fail_on_rank", 1, "bad input on purpose")
+        assert caught.value.rank == 1 and caught.value.method == "fail_on_rank"
+        assert "ValueError: bad input on purpose" in str(caught.value)
+        assert "ctrl_workers.py" in caught.value.remote_traceback  # the worker's own frames
+        with pytest.raises(WorkerGroupError, match="shut down after: worker rank 1 raised ValueError"):
+            group.broadcast("where")
+
+
+def test_worker_killed_mid_call_gives_a_clear_error_within_the_timeout(spare_pool):
+    with spare_group(spare_pool, CALL_TIMEOUT_S) as group:
+        started = time.monotonic()
+        with pytest.raises(WorkerDiedError, match="worker rank 0 died during exit_on_rank") as caught:
+            group.broadcast("exit_on_rank", 0)  # rank 1 is left waiting in a barrier
+        assert caught.value.rank == 0
+        assert time.monotonic() - started < CALL_TIMEOUT_S
+
+
+def test_hung_call_times_out_and_the_group_is_shut_down(spare_pool):
+    with spare_group(spare_pool, 3) as group:
+        started = time.monotonic()
+        with pytest.raises(WorkerTimeoutError, match=r"sleep\(\) did not finish within timeout_s=3 on ranks \[0, 1\]"):
+            group.broadcast("sleep", 600)
+        assert 3 <= time.monotonic() - started < 30
+        with pytest.raises(WorkerGroupError, match="shut down after"):
+            group.dispatch("add_offset", batch_of(2))
+
+
+def test_pool_larger_than_the_cluster_names_the_config_keys(ray_cluster):
+    with pytest.raises(RuntimeError, match=r"trainer.nnodes=1 x trainer.n_gpus_per_node=64 .* Ray reports: "):
+        ResourcePool(nnodes=1, per_node=64, device="cpu")
+    with pytest.raises(RuntimeError, match=r"needs 1 node\(s\) with \{'CPU': 2.0, 'GPU': 2.0\}"):
+        ResourcePool(nnodes=1, per_node=2, device="cuda")
+
+
+def test_busy_cluster_fails_with_what_ray_reports(pool, spare_pool):
+    with pytest.raises(RuntimeError, match=r"Ray did not grant .* within 1 s .* Ray reports available: "):
+        ResourcePool(nnodes=1, per_node=2, device="cpu", timeout_s=1)  # both fixtures hold all 4 CPUs
+
+
+def test_second_group_on_a_busy_pool_times_out_at_start(pool, echo_group):
+    with pytest.raises(WorkerTimeoutError, match=r"within start_timeout_s=2 .* another worker group still using"):
+        WorkerGroup(ctrl_workers.EchoWorker, pool, 0.0, timeout_s=CALL_TIMEOUT_S, start_timeout_s=2)
+    assert echo_group.broadcast("all_reduce_rank", 1.0) == [3.0, 3.0]  # the first group is unaffected
