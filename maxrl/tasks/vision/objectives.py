@@ -38,8 +38,21 @@ def known_objectives() -> tuple[str, ...]:
     return (CROSS_ENTROPY, *sorted(algorithms.ADVANTAGE_ESTIMATORS))
 
 
-def check_objective(name: str, num_rollouts: int) -> None:
-    """Fail before training when the estimator cannot work with this many rollouts per image."""
+def estimator_knobs(objective) -> dict:
+    """The estimator keyword arguments of an ``objective`` config section (unused ones are ignored)."""
+    return {
+        "truncate_order": objective.truncate_order or objective.num_rollouts,
+        "pass_k": objective.pass_k,
+        "norm_adv_by_std_in_grpo": objective.norm_adv_by_std_in_grpo,
+    }
+
+
+def check_objective(name: str, num_rollouts: int, **knobs) -> None:
+    """Fail before any data is loaded when the estimator cannot run with these rollouts and knobs.
+
+    Beyond the registry's declared needs, the estimator is called once on a group of ``num_rollouts``
+    samples with one success, so that any knob it rejects (e.g. pkpo's k above N) is reported now.
+    """
     if name == CROSS_ENTROPY:
         return
     if name not in algorithms.ADVANTAGE_ESTIMATORS:
@@ -54,6 +67,12 @@ def check_objective(name: str, num_rollouts: int) -> None:
             f"objective.name={name} needs {spec.extra_inputs} (a critic or greedy rollouts), which "
             "classification does not provide; pick an outcome-only estimator"
         )
+    rewards = torch.zeros(num_rollouts, 1)
+    rewards[0] = 1.0
+    try:
+        algorithms.compute_advantage(name, rewards, torch.ones_like(rewards), [0] * num_rollouts, **knobs)
+    except ValueError as error:
+        raise ValueError(f"objective.name={name} with objective.num_rollouts={num_rollouts}: {error}") from error
 
 
 def at_least_float32(tensor: torch.Tensor) -> torch.Tensor:

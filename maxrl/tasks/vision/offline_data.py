@@ -1,7 +1,7 @@
 """Classification sets that need no download, so the ImageNet effect can be reproduced anywhere in minutes.
 
 * ``digits``: scikit-learn's 8x8 handwritten digits (10 classes, 1,797 images, shipped with the library).
-* ``gaussian_mixture``: a generated task with many classes (default 500). An untrained classifier puts about
+* ``gaussian_mixture``: a generated task with many classes (default 250). An untrained classifier puts about
   1/num_classes on the true label, so, as on ImageNet-1k, a policy that samples a few labels almost never
   sees a reward at the start. Each class is a Gaussian blob around a random centre; the noise level sets how
   much the classes overlap (how hard the task is).
@@ -56,7 +56,7 @@ def load_digits_data(eval_fraction: float = 0.2, seed: int = 0) -> Classificatio
 
 
 def make_gaussian_mixture_data(
-    num_classes: int = 500,
+    num_classes: int = 250,
     dim: int = 32,
     noise: float = 0.5,
     train_per_class: int = 40,

@@ -39,7 +39,7 @@ from maxrl.tasks.vision.data import (
 from maxrl.tasks.vision.distributed import DistInfo, barrier, init_distributed, shutdown_distributed
 from maxrl.tasks.vision.metrics import ClassificationMeter, powers_of_two_up_to
 from maxrl.tasks.vision.models import build_model, default_model_name
-from maxrl.tasks.vision.objectives import check_objective, objective_loss
+from maxrl.tasks.vision.objectives import check_objective, estimator_knobs, objective_loss
 from maxrl.tasks.vision.optim import build_optimizer, build_scheduler
 from maxrl.tasks.vision.tracking import VisionTracker
 from maxrl.trainer.tracking import to_float, write_text_atomic
@@ -58,7 +58,8 @@ class VisionRun:
     def __init__(self, config: DictConfig, info: DistInfo):
         self.config, self.info, self.device = config, info, info.device
         trainer = config.trainer
-        check_objective(config.objective.name, config.objective.num_rollouts)
+        self.knobs = estimator_knobs(config.objective)
+        check_objective(config.objective.name, config.objective.num_rollouts, **self.knobs)
         torch.manual_seed(trainer.seed)
         self.data = load_classification_data(config.data)
         self.model_name = default_model_name(config.data.name) if config.model.name == "auto" else config.model.name
@@ -69,7 +70,9 @@ class VisionRun:
         self.channels_last = config.model.channels_last and self.device.type == "cuda" and self.model_name != "mlp"
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        self.model = DistributedDataParallel(model) if info.world_size > 1 else model
+        if info.world_size > 1:
+            model = DistributedDataParallel(model, device_ids=[info.local_rank] if self.device.type == "cuda" else None)
+        self.model = model
         self.train_loader, self.sampler = build_train_loader(
             self.data.train, per_rank_batch_size(trainer.batch_size, info.world_size), info, trainer.seed,
             config.data.num_workers,
@@ -103,11 +106,7 @@ class VisionRun:
         generator.manual_seed(sampling_seed(self.config.trainer.seed, self.info.rank, self.step))
         with self.autocast:
             logits = self.model(images)
-        loss, stats = objective_loss(
-            objective.name, logits, labels, objective.num_rollouts, generator,
-            truncate_order=objective.truncate_order, pass_k=objective.pass_k,
-            norm_adv_by_std_in_grpo=objective.norm_adv_by_std_in_grpo,
-        )
+        loss, stats = objective_loss(objective.name, logits, labels, objective.num_rollouts, generator, **self.knobs)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = self.config.optim.grad_clip or float("inf")

@@ -212,4 +212,7 @@ def test_objectives_that_cannot_run_are_rejected_up_front():
         check_objective("gae", 8)
     with pytest.raises(ValueError, match="not one of"):
         check_objective("maxrl_typo", 8)
+    with pytest.raises(ValueError, match="pass_k"):
+        check_objective("pkpo", 8, pass_k=16)
     check_objective("reinforce", 1)
+    check_objective("pkpo", 16, pass_k=16)
