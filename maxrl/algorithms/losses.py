@@ -26,11 +26,11 @@ def _check_mode(loss_agg_mode: str) -> None:
 
 
 def loss_normalizer(loss_mask: torch.Tensor, loss_agg_mode: str) -> torch.Tensor:
-    """The batch's denominator: valid tokens (token-mean) or sequences with a valid token (seq-mean-*)."""
+    """The batch's denominator as an exact int64 count: valid tokens (token-mean) or sequences with at
+    least one valid token (seq-mean-*). Sum it over micro-batches (and all-reduce it over ranks)."""
     _check_mode(loss_agg_mode)
     valid = loss_mask.bool()
-    count = valid.sum() if loss_agg_mode == "token-mean" else valid.any(-1).sum()
-    return count.to(torch.float32)
+    return valid.sum() if loss_agg_mode == "token-mean" else valid.any(-1).sum()
 
 
 def agg_loss(loss_mat: torch.Tensor, loss_mask: torch.Tensor, loss_agg_mode: str,
