@@ -1,0 +1,114 @@
+"""The ``hf`` rollout backend: token-by-token sampling with a plain (unsharded) Hugging Face model.
+
+Design: the backend owns a full copy of the policy, refreshed by `sync_weights` whenever the actor's
+weights change. Generating with the FSDP2-sharded actor instead would run an all-gather in every decoding
+step, so all ranks would have to take the same number of steps in lock-step, although their samples stop
+at different lengths; a local copy makes generation free of collectives. The cost is one extra copy of the
+weights per device, which is fine for the models this backend serves (CPU runs, tests, small models;
+vLLM is the backend for large ones).
+
+The decoding loop is written out rather than calling ``model.generate``: it reports the log-probability
+of each chosen token from the very logits it sampled from (``generate`` would have to keep every step's
+full ``[batch, vocab]`` logits for that), it uses the position ids of the prompt batch verbatim (the ones
+``compute_log_prob`` sees), and no sampling default hidden in the model's ``generation_config.json`` can
+change the draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from omegaconf import DictConfig
+from transformers import DynamicCache
+
+from maxrl.data.batch import Batch
+from maxrl.workers.batch_sizes import chunk_sizes
+from maxrl.workers.hf_model import load_causal_lm, pad_token_id, parse_dtype
+from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams, assemble_rollout
+from maxrl.workers.rollout.registry import register_rollout
+from maxrl.workers.rollout.sampling import sample_next_tokens
+
+__all__ = ["HFRollout"]
+
+
+@register_rollout("hf")
+class HFRollout:
+    """Samples with a local Hugging Face model in ``rollout.dtype``, ``rollout.micro_batch_size`` samples at a time."""
+
+    def __init__(self, config: DictConfig, tokenizer, device: torch.device | str = "cpu", seed: int = 0):
+        rollout = config.actor_rollout_ref.rollout
+        dtype = parse_dtype(rollout.dtype, "actor_rollout_ref.rollout.dtype")
+        self.model = load_causal_lm(config.actor_rollout_ref.model, dtype).to(device).eval()
+        self.model.requires_grad_(False)
+        self.device = torch.device(device)
+        self.pad_token_id = pad_token_id(tokenizer)
+        self.micro_batch_size = rollout.get("micro_batch_size")
+        self._generator = torch.Generator(self.device).manual_seed(seed)
+
+    def sync_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Copy full parameters (Hugging Face names) into the local model, converting dtype and device."""
+        parameters = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for name, tensor in named_tensors:
+                if name not in parameters:
+                    raise KeyError(f"sync_weights: the rollout model has no parameter {name!r}")
+                parameters[name].copy_(tensor)
+
+    def sleep(self) -> None:
+        """Nothing to release: the copy is needed at every generation."""
+
+    def wake(self) -> None:
+        """Nothing was released by `sleep`."""
+
+    def generate(self, prompts: Batch, sampling: SamplingParams) -> Batch:
+        samples = prompts.select(PROMPT_FIELDS).repeat(sampling.n).to(self.device)
+        generator = self._generator
+        if sampling.seed is not None:
+            generator = torch.Generator(self.device).manual_seed(sampling.seed)
+        outputs = [
+            self._generate_chunk(chunk, sampling, generator)
+            for chunk in samples.split(chunk_sizes(len(samples), self.micro_batch_size))
+        ]
+        responses, response_mask, log_probs = (torch.cat(parts) for parts in zip(*outputs))
+        return assemble_rollout(samples, responses, response_mask, log_probs)
+
+    @torch.no_grad()
+    def _generate_chunk(
+        self, samples: Batch, sampling: SamplingParams, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Responses ``[N, R]`` (pad after the end), response mask (1 through the first stop token) and
+        the sampler's log-probs (0 outside the mask)."""
+        input_ids, attention_mask, position_ids = (samples[key] for key in PROMPT_FIELDS)
+        num, length = len(samples), sampling.max_tokens
+        responses = torch.full((num, length), self.pad_token_id, dtype=torch.long, device=self.device)
+        response_mask = torch.zeros((num, length), dtype=torch.long, device=self.device)
+        log_probs = torch.zeros((num, length), dtype=torch.float32, device=self.device)
+        stop_ids = torch.tensor(sampling.stop_token_ids, dtype=torch.long, device=self.device)
+        finished = torch.zeros(num, dtype=torch.bool, device=self.device)
+
+        cache = DynamicCache(config=self.model.config)
+        next_positions = position_ids[:, -1:]
+        step_input = input_ids
+        for step in range(length):
+            logits = self.model(
+                input_ids=step_input,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1]
+            tokens, token_log_probs = sample_next_tokens(logits, sampling, generator)
+            active = ~finished
+            responses[:, step] = torch.where(active, tokens, self.pad_token_id)
+            response_mask[:, step] = active.long()
+            log_probs[:, step] = torch.where(active, token_log_probs, 0.0)
+            finished |= active & torch.isin(tokens, stop_ids)
+            if bool(finished.all()):
+                break
+            step_input = tokens[:, None]
+            next_positions = next_positions + 1
+            position_ids = next_positions
+            attention_mask = torch.cat([attention_mask, active.to(attention_mask.dtype)[:, None]], dim=1)
+        return responses, response_mask, log_probs

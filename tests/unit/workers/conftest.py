@@ -1,0 +1,40 @@
+"""Fixtures for the worker unit tests: left-padded prompts and a config naming the tiny model."""
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from maxrl.data.batch import Batch
+
+
+@pytest.fixture(scope="module")
+def prompt_batch(tiny_tokenizer):
+    """Three left-padded prompts of different lengths, with position ids counting valid tokens only."""
+    encoded = tiny_tokenizer(["what is 12 + 30", "the answer", "how many apples does she have left"],
+                             padding=True, return_tensors="pt")
+    positions = (encoded["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    return Batch({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
+                  "position_ids": positions})
+
+
+@pytest.fixture(scope="module")
+def rollout_config(tiny_model_dir):
+    return OmegaConf.create(
+        {"actor_rollout_ref": {"model": {"path": str(tiny_model_dir)},
+                               "rollout": {"dtype": "fp32", "micro_batch_size": None}}}
+    )
+
+
+@pytest.fixture(scope="module")
+def stop_heavy_ids(tiny_tokenizer):
+    """Many stop ids, so that random-weight samples end at varied lengths within a few tokens."""
+    return tuple(range(40, 200)) + (tiny_tokenizer.eos_token_id,)
+
+
+@pytest.fixture(autouse=True)
+def single_torch_thread():
+    """One intra-op thread: these models are tiny, and on shared cores extra threads only contend."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

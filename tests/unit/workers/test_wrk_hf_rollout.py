@@ -1,0 +1,75 @@
+"""The hf rollout backend: valid masks, sampler log-probs equal to a teacher-forced forward, weight sync."""
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from maxrl.utils.tiny_models import build_tiny_causal_lm
+from maxrl.workers.log_probs import response_log_probs
+from maxrl.workers.rollout import SamplingParams, build_rollout
+
+RESPONSE_LENGTH = 12
+
+
+@pytest.fixture(scope="module")
+def backend(rollout_config, tiny_tokenizer):
+    return build_rollout("hf", config=rollout_config, tokenizer=tiny_tokenizer, device="cpu", seed=0)
+
+
+def sampling(stop_ids, **kwargs):
+    return SamplingParams(max_tokens=RESPONSE_LENGTH, stop_token_ids=tuple(sorted(stop_ids)), **kwargs)
+
+
+def test_samples_are_grouped_by_prompt_and_masks_end_at_the_first_stop(backend, prompt_batch, stop_heavy_ids,
+                                                                       tiny_tokenizer):
+    out = backend.generate(prompt_batch, sampling(stop_heavy_ids, n=4, seed=3))
+    assert len(out) == 12
+    assert torch.equal(out["prompts"], prompt_batch["input_ids"].repeat_interleave(4, dim=0))
+    mask, responses = out["response_mask"], out["responses"]
+    lengths = mask.sum(-1)
+    assert len(set(lengths.tolist())) > 1, "random weights with many stop ids should give varied lengths"
+    is_stop = torch.isin(responses, torch.tensor(stop_heavy_ids))
+    for row in range(len(out)):
+        length = int(lengths[row])
+        assert mask[row, :length].all() and not mask[row, length:].any()
+        assert not is_stop[row, : length - 1].any()
+        if length < RESPONSE_LENGTH:
+            assert is_stop[row, length - 1]
+        assert (responses[row, length:] == tiny_tokenizer.pad_token_id).all()
+    assert (out["rollout_log_probs"][mask == 0] == 0).all()
+    assert (out["rollout_log_probs"][mask == 1] < 0).all()
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.6])
+def test_sampler_log_probs_equal_a_teacher_forced_forward(backend, prompt_batch, stop_heavy_ids, temperature):
+    out = backend.generate(prompt_batch, sampling(stop_heavy_ids, n=2, temperature=temperature, seed=4))
+    with torch.no_grad():
+        recomputed, _ = response_log_probs(backend.model, out, temperature)
+    mask = out["response_mask"].bool()
+    torch.testing.assert_close(out["rollout_log_probs"][mask], recomputed[mask], atol=1e-5, rtol=0)
+
+
+def test_a_seed_repeats_the_draw_and_chunking_keeps_greedy_output(rollout_config, backend, prompt_batch,
+                                                                  tiny_tokenizer):
+    first = backend.generate(prompt_batch, sampling([], n=2, seed=9))
+    second = backend.generate(prompt_batch, sampling([], n=2, seed=9))
+    assert torch.equal(first["responses"], second["responses"])
+    chunked_config = OmegaConf.merge(rollout_config, {"actor_rollout_ref": {"rollout": {"micro_batch_size": 2}}})
+    chunked = build_rollout("hf", config=chunked_config, tokenizer=tiny_tokenizer, device="cpu")
+    greedy = sampling([], n=1, do_sample=False, temperature=0.0)
+    whole, parts = backend.generate(prompt_batch, greedy), chunked.generate(prompt_batch, greedy)
+    assert torch.equal(whole["responses"], parts["responses"])
+    torch.testing.assert_close(whole["rollout_log_probs"], parts["rollout_log_probs"], atol=1e-6, rtol=0)
+
+
+def test_sync_weights_makes_the_backend_sample_from_the_new_policy(rollout_config, prompt_batch, tiny_tokenizer):
+    backend = build_rollout("hf", config=rollout_config, tokenizer=tiny_tokenizer, device="cpu")
+    other = build_tiny_causal_lm(vocab_size=len(tiny_tokenizer), pad_token_id=tiny_tokenizer.pad_token_id,
+                                 eos_token_id=tiny_tokenizer.eos_token_id, seed=123).eval()
+    backend.sync_weights(other.named_parameters())
+    out = backend.generate(prompt_batch, sampling([], n=1, seed=0))
+    with torch.no_grad():
+        expected, _ = response_log_probs(other, out, 1.0)
+    torch.testing.assert_close(out["rollout_log_probs"], expected, atol=1e-5, rtol=0)
+    with pytest.raises(KeyError, match="no parameter 'not.a.weight'"):
+        backend.sync_weights([("not.a.weight", torch.zeros(1))])
