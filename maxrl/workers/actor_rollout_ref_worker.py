@@ -1,0 +1,211 @@
+"""`ActorRolloutRefWorker`: the policy's three roles in one process per device.
+
+* actor: the FSDP2-sharded policy with its AdamW optimizer and learning-rate schedule
+  (`compute_log_prob`, `update_actor`, checkpoints, Hugging Face export);
+* rollout: a generation backend chosen by ``actor_rollout_ref.rollout.name`` (`generate_sequences`),
+  given the actor's current weights before each generation that follows a weight change;
+* reference: a frozen FSDP2 copy of the initial policy (`compute_ref_log_prob`), built only when a KL
+  term is on (``actor.use_kl_loss`` or ``algorithm.use_kl_in_reward``).
+
+The worker assumes torch.distributed is initialised (the controller's `WorkerGroup` does it). Every
+method is called on all ranks at once: they run collectives. Batch methods take this rank's shard and
+return only the fields they add; the driver joins them to its batch with `Batch.union`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from omegaconf import DictConfig, OmegaConf
+
+from maxrl.data.batch import Batch
+from maxrl.workers.batch_sizes import resolve_batch_sizes
+from maxrl.workers.checkpoint import export_hf_folder, load_sharded, save_sharded
+from maxrl.workers.fsdp import build_device_mesh, shard_model, worker_device
+from maxrl.workers.hf_model import load_causal_lm, load_tokenizer, parse_dtype, saved_dtype
+from maxrl.workers.log_probs import micro_batched_log_probs
+from maxrl.workers.optim import build_lr_scheduler, build_optimizer
+from maxrl.workers.policy_update import PolicyLoss, update_policy
+from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
+
+__all__ = ["ActorRolloutRefWorker"]
+
+def _sampling_seed(*parts: int) -> int:
+    """A 63-bit seed that is a fixed function of `parts` (e.g. base seed, step, rank)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] >> 1)
+
+
+class ActorRolloutRefWorker:
+    """Actor, rollout and (optional) reference policy sharing one process per device."""
+
+    def __init__(self, config: DictConfig):
+        self.config = config
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self.batch_sizes = resolve_batch_sizes(config, self.world_size)
+        aref = config.actor_rollout_ref
+        self.device = worker_device()
+        self.mesh = build_device_mesh(self.device)
+        self.compute_dtype = parse_dtype(aref.actor.dtype, "actor_rollout_ref.actor.dtype")
+        self.tokenizer = load_tokenizer(aref.model)
+        self.export_dtype = saved_dtype(aref.model)
+
+        self.actor = self._build_policy(trainable=True)
+        self.optimizer = build_optimizer(self.actor.parameters(), aref.actor.optim)
+        self.lr_scheduler = build_lr_scheduler(self.optimizer, aref.actor.optim)
+        self.grad_scaler = self._build_grad_scaler()
+        self.policy_loss = PolicyLoss.from_config(config)
+        kl_on = bool(aref.actor.get("use_kl_loss")) or bool(
+            OmegaConf.select(config, "algorithm.use_kl_in_reward")
+        )
+        self.ref = self._build_policy(trainable=False) if kl_on else None
+
+        self.base_seed = int(OmegaConf.select(config, "trainer.seed", default=0) or 0)
+        self.stop_token_ids = stop_token_ids(aref.model.path, self.tokenizer)
+        self.rollout = build_rollout(
+            aref.rollout.name,
+            config=config,
+            tokenizer=self.tokenizer,
+            device=self.device,
+            seed=_sampling_seed(self.base_seed, self.rank),
+        )
+        self._weights_version = 0  # bumped whenever the actor's weights change
+        self._rollout_version = -1  # the version the rollout backend holds
+
+    # ------------------------------------------------------------------ construction
+    def _build_policy(self, trainable: bool) -> torch.nn.Module:
+        aref = self.config.actor_rollout_ref
+        model = load_causal_lm(aref.model, torch.float32)
+        model.config.use_cache = False
+        if trainable and aref.model.get("enable_gradient_checkpointing"):
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        fsdp_config = aref.actor.get("fsdp_config") or {}
+        return shard_model(
+            model,
+            self.mesh,
+            self.compute_dtype,
+            reshard_after_forward=bool(fsdp_config.get("reshard_after_forward", True)),
+            trainable=trainable,
+        )
+
+    def _build_grad_scaler(self):
+        """fp16 gradients underflow without loss scaling; bf16 and fp32 need none."""
+        if self.compute_dtype != torch.float16:
+            return None
+        from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+        return ShardedGradScaler(device=self.device.type, growth_interval=400)
+
+    # ------------------------------------------------------------------ rollout
+    def _full_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """The actor's parameters, unsharded one at a time (a collective per parameter)."""
+        for name, parameter in self.actor.named_parameters():
+            yield name, parameter.full_tensor() if hasattr(parameter, "full_tensor") else parameter
+
+    def generate_sequences(self, prompts: Batch, validate: bool = False, step: int | None = None) -> Batch:
+        """Samples for left-padded prompts: ``rollout.n`` per prompt (``val_kwargs`` when `validate`).
+
+        Rows come out in prompt order, each prompt's samples adjacent, carrying the prompt's non-tensor
+        fields. With `step` given, the draw is a fixed function of (``trainer.seed``, step, rank).
+        """
+        self.rollout.wake()
+        if self._rollout_version != self._weights_version:
+            self.rollout.sync_weights(self._full_parameters())
+            self._rollout_version = self._weights_version
+        seed = None if step is None else _sampling_seed(self.base_seed, int(step), self.rank, int(validate))
+        sampling = sampling_params_from_config(
+            self.config.actor_rollout_ref.rollout, self.stop_token_ids, validate, seed
+        )
+        samples = self.rollout.generate(prompts, sampling).to("cpu")
+        self.rollout.sleep()
+        carried = prompts.repeat(sampling.n)
+        tensors = {k: v for k, v in carried.tensors.items() if k not in samples.tensors.keys()}
+        return Batch({**tensors, **samples.tensors}, carried.non_tensors, prompts.meta)
+
+    # ------------------------------------------------------------------ log-probs
+    def _log_probs(self, model: torch.nn.Module, batch: Batch, micro_batch: int | None, with_entropy: bool):
+        model.eval()
+        temperature = float(self.config.actor_rollout_ref.rollout.temperature)
+        return micro_batched_log_probs(model, batch.to(self.device), temperature, micro_batch, with_entropy)
+
+    def compute_log_prob(self, batch: Batch, calculate_entropy: bool = False) -> Batch:
+        """``old_log_probs`` ``[N, R]`` of the responses under the actor (and ``entropys`` if asked)."""
+        log_probs, entropy = self._log_probs(
+            self.actor, batch, self.batch_sizes.log_prob_micro_batch_per_device, calculate_entropy
+        )
+        fields = {"old_log_probs": log_probs.cpu()}
+        if calculate_entropy:
+            fields["entropys"] = entropy.cpu()
+        return Batch(fields)
+
+    def compute_ref_log_prob(self, batch: Batch) -> Batch:
+        """``ref_log_prob`` ``[N, R]`` under the frozen initial policy."""
+        if self.ref is None:
+            raise RuntimeError(
+                "compute_ref_log_prob: no reference model; it exists only when actor_rollout_ref.actor.use_kl_loss "
+                "or algorithm.use_kl_in_reward is true"
+            )
+        log_probs, _ = self._log_probs(
+            self.ref, batch, self.batch_sizes.ref_log_prob_micro_batch_per_device, False
+        )
+        return Batch({"ref_log_prob": log_probs.cpu()})
+
+    # ------------------------------------------------------------------ training
+    def update_actor(self, batch: Batch) -> dict[str, float]:
+        """One training step on this rank's shard (arranged by `batch_sizes.update_order`); metrics are
+        global and equal on every rank."""
+        actor = self.config.actor_rollout_ref.actor
+        metrics = update_policy(
+            self.actor,
+            self.optimizer,
+            batch.to(self.device),
+            self.policy_loss,
+            mini_batch_per_device=self.batch_sizes.mini_batch_per_device,
+            micro_batch_per_device=self.batch_sizes.micro_batch_per_device,
+            ppo_epochs=int(actor.get("ppo_epochs", 1)),
+            grad_clip=actor.get("grad_clip"),
+            scaler=self.grad_scaler,
+        )
+        metrics["actor/lr"] = self.lr_scheduler.get_last_lr()[0]
+        self.lr_scheduler.step()
+        self._weights_version += 1
+        return metrics
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint_contents(self, key: str) -> set[str]:
+        """``actor.checkpoint.<key>``: any of model, optimizer, extra (schedule, scaler, RNG), hf_model."""
+        contents = OmegaConf.select(self.config, f"actor_rollout_ref.actor.checkpoint.{key}", default=None)
+        return set(contents) if contents is not None else {"model", "optimizer", "extra"}
+
+    def save_checkpoint(self, path: str) -> None:
+        """Sharded model, optimizer, schedule and RNG into folder `path` (all ranks, shared filesystem)."""
+        contents = self._checkpoint_contents("save_contents")
+        extra = {
+            "lr_scheduler": self.lr_scheduler.state_dict(),
+            "grad_scaler": None if self.grad_scaler is None else self.grad_scaler.state_dict(),
+            "cpu_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else None,
+        }
+        save_sharded(path, self.actor, self.optimizer if "optimizer" in contents else None, extra)
+        if "hf_model" in contents:
+            self.export_hf(os.path.join(path, "huggingface"))
+
+    def load_checkpoint(self, path: str) -> None:
+        """Restore what `save_checkpoint` wrote (the optimizer only if the checkpoint holds it)."""
+        contents = self._checkpoint_contents("load_contents")
+        extra = load_sharded(path, self.actor, self.optimizer if "optimizer" in contents else None)
+        if "extra" in contents:
+            self.lr_scheduler.load_state_dict(extra["lr_scheduler"])
+            if self.grad_scaler is not None and extra["grad_scaler"] is not None:
+                self.grad_scaler.load_state_dict(extra["grad_scaler"])
+            torch.set_rng_state(extra["cpu_rng"])
+            if extra["cuda_rng"] is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(extra["cuda_rng"])
+        self._weights_version += 1
+
+    def export_hf(self, path: str) -> None:
+        """The full actor weights (in the source model's dtype) and the tokenizer as a Hugging Face folder."""
+        export_hf_folder(path, self.actor, self.tokenizer, self.export_dtype)

@@ -1,0 +1,119 @@
+"""Sharded checkpoints of the FSDP2 actor, and export of its full weights as a Hugging Face folder.
+
+A checkpoint folder holds the model and optimizer shards written by ``torch.distributed.checkpoint``
+(every rank writes its own shards; all ranks must see the same filesystem) and one small
+``extra_state_rank<r>.pt`` per rank (learning-rate schedule, loss scaler, RNG). Both kinds of folder are
+written under a temporary name and renamed into place by rank 0 once complete, so a crash never leaves
+a half-written folder under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_state_dict,
+    set_state_dict,
+)
+from transformers import AutoModelForCausalLM, PreTrainedModel
+
+__all__ = ["export_hf_folder", "load_sharded", "save_sharded"]
+
+
+def _extra_state_file(path: Path) -> Path:
+    return path / f"extra_state_rank{dist.get_rank()}.pt"
+
+
+def _write_atomically(path: str | os.PathLike, write: Callable[[Path], None], all_ranks_write: bool) -> None:
+    """Run ``write(tmp)`` (on every rank, or on rank 0 only), then move ``tmp`` to `path` from rank 0."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp")
+    rank = dist.get_rank()
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    dist.barrier()
+    if all_ranks_write or rank == 0:
+        write(tmp)
+    dist.barrier()
+    if rank == 0:
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    dist.barrier()
+
+
+def _state_template(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+    """The sharded state dicts to save into / load into (model, plus optimizer when given)."""
+    model_state, optimizer_state = get_state_dict(model, optimizer if optimizer is not None else [])
+    return {"model": model_state} if optimizer is None else {"model": model_state, "optimizer": optimizer_state}
+
+
+def save_sharded(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    extra_state: dict,
+) -> None:
+    """Save model shards, optimizer shards and this rank's `extra_state`.
+
+    An optimizer that has not stepped yet is not saved: its state does not exist, and materialising it
+    (which ``get_state_dict`` does by taking a zero-learning-rate step) would advance AdamW's step count
+    and shrink the first real update.
+    """
+    optimizer = optimizer if optimizer is not None and optimizer.state else None
+
+    def write(tmp: Path) -> None:
+        dcp.save(_state_template(model, optimizer), checkpoint_id=tmp)
+        torch.save(extra_state, _extra_state_file(tmp))
+
+    _write_atomically(path, write, all_ranks_write=True)
+
+
+def load_sharded(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+    """Load what `save_sharded` wrote into `model` (and `optimizer`); returns this rank's extra state.
+
+    A checkpoint taken before the optimizer's first step resets `optimizer` to a fresh state.
+    """
+    path = Path(path)
+    if not (path / ".metadata").is_file():
+        raise FileNotFoundError(f"{path} is not an actor checkpoint (no .metadata from torch.distributed.checkpoint)")
+    saved_keys = dcp.FileSystemReader(str(path)).read_metadata().state_dict_metadata
+    if optimizer is not None and not any(key.startswith("optimizer.") for key in saved_keys):
+        optimizer.state.clear()
+        optimizer = None
+    state = _state_template(model, optimizer)
+    dcp.load(state, checkpoint_id=path)
+    set_state_dict(
+        model,
+        optimizer if optimizer is not None else [],
+        model_state_dict=state["model"],
+        optim_state_dict=state.get("optimizer", {}),
+    )
+    return torch.load(_extra_state_file(path), weights_only=True)
+
+
+def export_hf_folder(path: str | os.PathLike, model: PreTrainedModel, tokenizer, dtype: torch.dtype) -> None:
+    """Gather the full weights onto rank 0 and write ``model + config + tokenizer`` there in `dtype`.
+
+    Collective: every rank must call it. The folder loads with ``AutoModelForCausalLM.from_pretrained``.
+    """
+    full_state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+    def write(tmp: Path) -> None:
+        with torch.device("meta"):
+            plain = AutoModelForCausalLM.from_config(model.config)
+        plain.load_state_dict(full_state, assign=True, strict=False)
+        plain.tie_weights()
+        plain.generation_config = model.generation_config
+        plain.to(dtype).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+    _write_atomically(path, write, all_ranks_write=False)

@@ -1,0 +1,70 @@
+"""The actor's optimizer (AdamW) and learning-rate schedule (linear warmup, then constant or cosine).
+
+The schedule advances once per training step (one `update_actor` call), as in verl, so warmup and decay
+lengths are counted in training steps whatever the number of mini-batches per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from omegaconf import DictConfig
+from transformers.optimization import (
+    get_constant_schedule_with_warmup,
+    get_cosine_with_min_lr_schedule_with_warmup,
+)
+
+__all__ = ["build_lr_scheduler", "build_optimizer", "warmup_steps"]
+
+OPTIM = "actor_rollout_ref.actor.optim"
+
+
+def build_optimizer(parameters: Iterable[torch.nn.Parameter], optim: DictConfig) -> torch.optim.AdamW:
+    """AdamW with ``optim.lr``, ``optim.betas`` and ``optim.weight_decay``."""
+    return torch.optim.AdamW(
+        parameters,
+        lr=float(optim.lr),
+        betas=tuple(float(b) for b in optim.get("betas", (0.9, 0.999))),
+        weight_decay=float(optim.get("weight_decay", 0.01)),
+    )
+
+
+def _total_steps(optim: DictConfig, needed_for: str) -> int:
+    total = optim.get("total_training_steps")
+    if total is None or int(total) < 1:
+        raise ValueError(
+            f"{OPTIM}.total_training_steps={total}: {needed_for} needs the run length in training steps "
+            "(the trainer sets it from the data size and trainer.total_epochs / total_training_steps)"
+        )
+    return int(total)
+
+
+def warmup_steps(optim: DictConfig) -> int:
+    """``lr_warmup_steps`` when positive, else ``lr_warmup_steps_ratio`` of the total training steps."""
+    steps = int(optim.get("lr_warmup_steps", -1) or -1)
+    if steps > 0:
+        return steps
+    ratio = float(optim.get("lr_warmup_steps_ratio", 0.0) or 0.0)
+    return int(ratio * _total_steps(optim, f"{OPTIM}.lr_warmup_steps_ratio={ratio}")) if ratio > 0 else 0
+
+
+def build_lr_scheduler(
+    optimizer: torch.optim.Optimizer, optim: DictConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup from 0 over `warmup_steps`, then ``constant`` or ``cosine`` (down to ``min_lr_ratio * lr``).
+
+    The style is ``optim.lr_scheduler_type`` (newer verl name) or ``optim.warmup_style`` (older name).
+    """
+    style = optim.get("lr_scheduler_type") or optim.get("warmup_style") or "constant"
+    warmup = warmup_steps(optim)
+    if style == "constant":
+        return get_constant_schedule_with_warmup(optimizer, num_warmup_steps=warmup)
+    if style == "cosine":
+        return get_cosine_with_min_lr_schedule_with_warmup(
+            optimizer,
+            num_warmup_steps=warmup,
+            num_training_steps=_total_steps(optim, "the cosine schedule"),
+            min_lr_rate=float(optim.get("min_lr_ratio", 0.0) or 0.0),
+        )
+    raise ValueError(f"{OPTIM}.warmup_style={style!r}: choose constant or cosine")

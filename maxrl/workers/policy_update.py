@@ -1,0 +1,185 @@
+"""One `update_actor` call: PPO-style epochs over mini-batches, micro-batches with gradient accumulation.
+
+Why the result does not depend on micro-batch size or the number of ranks: a mini-batch's loss is
+``sum over its tokens (or sequences) / N`` where ``N`` is the mini-batch's whole normaliser (its valid
+token count for ``token-mean``, its sequence count for ``seq-mean-*``). Each rank computes its share of
+``N``, all-reduces it, and passes the total to every micro-batch's loss; summing the micro-batch losses
+of all ranks then gives the mini-batch loss exactly. Gradient accumulation sums over micro-batches, and
+FSDP *averages* gradients over ranks, so each rank's loss is scaled by the world size to turn that
+average back into the sum. Rows with ``sample_valid == 0`` (padding added by dispatch) are masked out
+and do not count in ``N``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+from omegaconf import DictConfig, OmegaConf
+
+from maxrl.algorithms import agg_loss, compute_policy_loss, kl_penalty, loss_normalizer
+from maxrl.algorithms.masked import masked_sum
+from maxrl.data.batch import SAMPLE_VALID, Batch
+from maxrl.workers.batch_sizes import chunk_sizes
+from maxrl.workers.log_probs import response_log_probs
+
+__all__ = ["PolicyLoss", "loss_mask", "update_policy"]
+
+logger = logging.getLogger(__name__)
+
+_CLIP_KEYS = ("clip_ratio", "clip_ratio_low", "clip_ratio_high", "clip_ratio_c")
+
+
+@dataclass(frozen=True)
+class PolicyLoss:
+    """The loss terms of ``actor_rollout_ref.actor.*``: policy loss, entropy bonus, KL to the reference."""
+
+    loss_mode: str = "vanilla"
+    loss_agg_mode: str = "token-mean"
+    clip: dict = field(default_factory=dict)
+    entropy_coeff: float = 0.0
+    use_kl_loss: bool = False
+    kl_loss_coef: float = 0.0
+    kl_loss_type: str = "low_var_kl"
+    temperature: float = 1.0
+
+    @classmethod
+    def from_config(cls, config: DictConfig) -> PolicyLoss:
+        actor = config.actor_rollout_ref.actor
+        policy_loss = OmegaConf.to_container(actor.get("policy_loss") or {}, resolve=True)
+        return cls(
+            loss_mode=policy_loss.pop("loss_mode", "vanilla"),
+            loss_agg_mode=actor.get("loss_agg_mode", "token-mean"),
+            clip={**{k: actor[k] for k in _CLIP_KEYS if actor.get(k) is not None}, **policy_loss},
+            entropy_coeff=float(actor.get("entropy_coeff", 0.0)),
+            use_kl_loss=bool(actor.get("use_kl_loss", False)),
+            kl_loss_coef=float(actor.get("kl_loss_coef", 0.0)),
+            kl_loss_type=actor.get("kl_loss_type", "low_var_kl"),
+            temperature=float(config.actor_rollout_ref.rollout.temperature),
+        )
+
+
+def loss_mask(batch: Batch) -> torch.Tensor:
+    """The response mask with padding rows (``sample_valid == 0``) zeroed."""
+    mask = batch["response_mask"]
+    if SAMPLE_VALID in batch:
+        mask = mask * batch[SAMPLE_VALID].to(mask.dtype)[:, None]
+    return mask
+
+
+def _all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
+    values = values.detach().clone()
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def _micro_batch_loss(
+    model: torch.nn.Module, micro: Batch, normalizer: torch.Tensor, spec: PolicyLoss
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """This micro-batch's share of the mini-batch loss, and token-weighted sums of its statistics."""
+    mask = loss_mask(micro)
+    log_prob, entropy = response_log_probs(
+        model, micro, spec.temperature, with_entropy=True, entropy_grad=spec.entropy_coeff != 0
+    )
+    pg_loss, pg_metrics = compute_policy_loss(
+        spec.loss_mode,
+        micro["old_log_probs"],
+        log_prob,
+        micro["advantages"],
+        mask,
+        spec.loss_agg_mode,
+        normalizer,
+        **spec.clip,
+    )
+    loss = pg_loss
+    if spec.entropy_coeff != 0:
+        loss = loss - spec.entropy_coeff * agg_loss(entropy, mask, spec.loss_agg_mode, normalizer)
+    tokens = mask.sum().float()
+    stats = {"pg_loss": pg_loss.detach(), "tokens": tokens, "entropy": masked_sum(entropy.detach(), mask)}
+    stats.update({name: value.detach().float() * tokens for name, value in pg_metrics.items()})
+    if spec.use_kl_loss:
+        kl = agg_loss(
+            kl_penalty(log_prob, micro["ref_log_prob"], spec.kl_loss_type),
+            mask,
+            spec.loss_agg_mode,
+            normalizer,
+        )
+        loss = loss + spec.kl_loss_coef * kl
+        stats["kl_loss"] = kl.detach()
+    return loss, stats
+
+
+def _clip_and_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, grad_clip: float | None, scaler
+) -> tuple[float, bool]:
+    """Clip the global grad norm and step; a non-finite norm skips the step. Returns (norm, stepped)."""
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    max_norm = float(grad_clip) if grad_clip and grad_clip > 0 else math.inf
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+    stepped = math.isfinite(norm)
+    if scaler is not None:
+        scaler.step(optimizer)  # the scaler skips the step itself when gradients overflowed
+        scaler.update()
+    elif stepped:
+        optimizer.step()
+    if not stepped:
+        logger.warning("actor grad norm is %s: optimizer step skipped", norm)
+    optimizer.zero_grad(set_to_none=True)
+    return norm, stepped
+
+
+def update_policy(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    spec: PolicyLoss,
+    mini_batch_per_device: int,
+    micro_batch_per_device: int | None,
+    ppo_epochs: int = 1,
+    grad_clip: float | None = None,
+    scaler=None,
+) -> dict[str, float]:
+    """Optimizer steps over this rank's share of the update batch; returns metrics equal on every rank.
+
+    The batch must be arranged so that mini-batch ``k`` of every rank holds this rank's slice of global
+    mini-batch ``k`` (see `maxrl.workers.batch_sizes.update_order`). All ranks hold equally many rows.
+    """
+    world_size = dist.get_world_size()
+    totals: dict[str, float] = {}
+    steps = skipped = 0
+    model.train()
+    for _ in range(ppo_epochs):
+        for mini in batch.split(chunk_sizes(len(batch), mini_batch_per_device)):
+            normalizer = _all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
+            sums: dict[str, torch.Tensor] = {}
+            for micro in mini.split(chunk_sizes(len(mini), micro_batch_per_device)):
+                loss, stats = _micro_batch_loss(model, micro, normalizer, spec)
+                scaled = loss * world_size  # FSDP averages gradients over ranks; we want their sum
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                for name, value in stats.items():
+                    sums[name] = sums.get(name, 0.0) + value
+            grad_norm, stepped = _clip_and_step(model, optimizer, grad_clip, scaler)
+            steps, skipped = steps + 1, skipped + (not stepped)
+            for name, value in _mini_batch_metrics(sums).items():
+                totals[name] = totals.get(name, 0.0) + value
+            totals["grad_norm"] = totals.get("grad_norm", 0.0) + grad_norm
+    metrics = {f"actor/{name}": value / steps for name, value in totals.items()}
+    metrics["actor/skipped_steps"] = float(skipped)
+    return metrics
+
+
+def _mini_batch_metrics(sums: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Whole-mini-batch values from every rank's micro-batch sums: losses add up, statistics are
+    token-weighted means."""
+    names = sorted(sums)
+    reduced = dict(
+        zip(names, _all_reduce_sum(torch.stack([torch.as_tensor(sums[n]).float() for n in names])).tolist())
+    )
+    tokens = max(reduced.pop("tokens"), 1.0)
+    losses = {"pg_loss", "kl_loss"}
+    return {name: value if name in losses else value / tokens for name, value in reduced.items()}
