@@ -197,6 +197,12 @@ def test_pickle_round_trip_keeps_tensors_as_tensors():
     assert isinstance(restored.tensors, TensorDict) and isinstance(restored["ids"], torch.Tensor)
 
 
+def test_pickled_size_is_the_raw_tensor_bytes_not_python_lists():
+    batch = Batch({"logits": torch.randn(256, 1024)}, {"uid": [str(i) for i in range(256)]})
+    raw_bytes = batch["logits"].numel() * batch["logits"].element_size()
+    assert raw_bytes < len(pickle.dumps(batch)) < raw_bytes * 1.05  # a list of floats would be ~2x larger
+
+
 def test_to_device_moves_tensors_only():
     moved = make_batch(3).to("cpu")
     assert moved["ids"].device.type == "cpu" and list(moved["uid"]) == ["u0", "u1", "u2"]
