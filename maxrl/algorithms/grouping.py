@@ -36,7 +36,8 @@ class GroupIndex:
         try:
             codes = [first_seen.setdefault(g, len(first_seen)) for g in ids]
         except TypeError as err:
-            raise TypeError(f"group ids must be hashable (one id per row, e.g. the prompt uid): {err}") from err
+            message = f"group ids must be hashable (one id per row, e.g. the prompt uid): {err}"
+            raise TypeError(message) from err
         index = torch.as_tensor(codes, dtype=torch.long, device=device)
         sizes = torch.bincount(index, minlength=len(first_seen))
         return cls(index=index, sizes=sizes, ids=tuple(first_seen))
@@ -76,8 +77,8 @@ class GroupIndex:
         group = int(too_small[0])
         rows = torch.nonzero(self.index == group).flatten().tolist()
         raise ValueError(
-            f"advantage estimator {estimator!r} needs at least {min_size} responses per prompt, but group "
-            f"{self.ids[group]!r} (rows {rows}) has {int(self.sizes[group])} ({too_small.numel()} group(s) too "
-            f"small). Set actor_rollout_ref.rollout.n >= {min_size} and keep every response of a prompt in "
-            "the same batch."
+            f"advantage estimator {estimator!r} needs at least {min_size} responses per prompt, but "
+            f"group {self.ids[group]!r} (rows {rows}) has {int(self.sizes[group])} ({too_small.numel()} "
+            f"group(s) too small). Set actor_rollout_ref.rollout.n >= {min_size} and keep every response "
+            "of a prompt in the same batch."
         )

@@ -63,5 +63,6 @@ def build_kl_controller(cfg) -> FixedKLController | AdaptiveKLController:
     if kind == "fixed":
         return FixedKLController(cfg.get("kl_coef", 0.001))
     if kind == "adaptive":
-        return AdaptiveKLController(cfg.get("kl_coef", 0.001), cfg.get("target_kl", 0.1), cfg.get("horizon", 10000))
+        return AdaptiveKLController(cfg.get("kl_coef", 0.001), cfg.get("target_kl", 0.1),
+                                    cfg.get("horizon", 10000))
     raise ValueError(f"algorithm.kl_ctrl.type must be 'fixed' or 'adaptive', got {kind!r}")

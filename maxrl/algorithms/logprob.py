@@ -89,11 +89,13 @@ class _Entropy(torch.autograd.Function):
 
 def _check_temperature(temperature: float) -> float:
     if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (actor_rollout_ref.rollout.temperature), got {temperature}")
+        raise ValueError(f"temperature must be > 0 (actor_rollout_ref.rollout.temperature), "
+                         f"got {temperature}")
     return float(temperature)
 
 
-def log_probs_from_logits(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def log_probs_from_logits(logits: torch.Tensor, labels: torch.Tensor,
+                          temperature: float = 1.0) -> torch.Tensor:
     """log softmax(logits / T)[label] for every position: logits [..., V], labels [...] -> [...].
 
     Pass contiguous logits: a non-contiguous slice is copied (in its own dtype) to flatten it.

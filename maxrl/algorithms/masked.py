@@ -10,7 +10,7 @@ import torch
 
 
 def masked_sum(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """Sum of `values` where `mask` is 1, over everything (`dim=None`) or over the last dimension (`dim=-1`)."""
+    """Sum of `values` where `mask` is 1, over everything (`dim=None`) or the last dimension (`dim=-1`)."""
     mask = mask.to(values.dtype)
     if dim is None:
         return torch.einsum("...,...->", values, mask)
@@ -32,7 +32,8 @@ def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -
     """
     count = int(mask.bool().sum())
     if count < 2:
-        raise ValueError(f"whitening needs at least 2 valid tokens in the batch, got {count} (check response_mask)")
+        raise ValueError(f"whitening needs at least 2 valid tokens in the batch, got {count} "
+                         "(check response_mask)")
     mean = masked_mean(values, mask)
     variance = masked_sum((values - mean).square(), mask) / (count - 1)
     return (values - mean) * torch.rsqrt(variance + eps) * mask.to(values.dtype)

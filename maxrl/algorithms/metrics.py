@@ -22,7 +22,8 @@ def pass_at_k(n, c, k: int):
     if np.any(c_arr < 0) or np.any(c_arr > n_arr):
         raise ValueError("pass_at_k: need 0 <= c <= n for every problem")
     if np.any(n_arr < k):
-        raise ValueError(f"pass_at_k: k={k} exceeds the number of samples n={int(n_arr.min())} of some problem")
+        raise ValueError(f"pass_at_k: k={k} exceeds the number of samples n={int(n_arr.min())} "
+                         "of some problem")
     result = np.ones(n_arr.shape, dtype=np.float64)
     some_fail = n_arr - c_arr >= k  # otherwise every k-subset holds a correct sample: pass@k = 1
     for n_value in np.unique(n_arr[some_fail]):
@@ -120,4 +121,5 @@ def test_time_scaling_efficiency(ks_a, pass_a, ks_b, pass_b) -> ScalingEfficienc
     return ScalingEfficiency(True, k_max / k_star, k_star, k_max, target, reason)
 
 
-test_time_scaling_efficiency.__test__ = False  # the paper's name starts with "test"; pytest must not collect it
+# The paper's name starts with "test": keep pytest from collecting it where it is imported.
+test_time_scaling_efficiency.__test__ = False

@@ -137,12 +137,13 @@ def register_policy_loss(name: str, *, override: bool = False) -> Callable[[Call
 
 
 def compute_policy_loss(loss_mode: str, old_log_prob: torch.Tensor, log_prob: torch.Tensor,
-                        advantages: torch.Tensor, response_mask: torch.Tensor, loss_agg_mode: str = "token-mean",
-                        normalizer=None, **clip_cfg) -> tuple[torch.Tensor, dict]:
+                        advantages: torch.Tensor, response_mask: torch.Tensor,
+                        loss_agg_mode: str = "token-mean", normalizer=None,
+                        **clip_cfg) -> tuple[torch.Tensor, dict]:
     """Policy-gradient loss of `loss_mode` (actor_rollout_ref.actor.policy_loss.loss_mode) and its metrics."""
     try:
         fn = _POLICY_LOSS_FNS[loss_mode]
     except KeyError:
-        raise ValueError(f"unknown policy loss {loss_mode!r} (actor_rollout_ref.actor.policy_loss.loss_mode); "
-                         f"known: {sorted(_POLICY_LOSS_FNS)}") from None
+        raise ValueError(f"unknown policy loss {loss_mode!r} (actor_rollout_ref.actor.policy_loss."
+                         f"loss_mode); known: {sorted(_POLICY_LOSS_FNS)}") from None
     return fn(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, normalizer, **clip_cfg)

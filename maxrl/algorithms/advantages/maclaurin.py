@@ -98,7 +98,8 @@ def _order_t_advantage(table, token_level_rewards, response_mask, group_ids, tru
 @register_advantage("maclaurin")
 def maclaurin_advantage(token_level_rewards, response_mask, group_ids, truncate_order: int = 16):
     """Unbiased for ∇J^(min(T, N)); no baseline beyond the k = 1 success form."""
-    return _order_t_advantage(maclaurin_weights, token_level_rewards, response_mask, group_ids, truncate_order)
+    return _order_t_advantage(maclaurin_weights, token_level_rewards, response_mask, group_ids,
+                              truncate_order)
 
 
 @register_advantage("cross_fitted_maclaurin")

@@ -52,7 +52,8 @@ def gae_advantage(token_level_rewards, response_mask, group_ids, values=None, ga
                   lam: float = 1.0):
     """GAE(γ, λ) with critic `values` [B, L]: δ_t = r_t + γV_{t+1} - V_t, A_t = δ_t + γλA_{t+1}, where
     "t+1" is the next valid token (V = 0 after the last one). Returns = A + V; advantages are whitened."""
-    values = _check_extra("gae", "values", values, tuple(token_level_rewards.shape)).to(token_level_rewards.dtype)
+    values = _check_extra("gae", "values", values, tuple(token_level_rewards.shape))
+    values = values.to(token_level_rewards.dtype)
     valid_tokens = response_mask.bool()
     advantages = torch.zeros_like(token_level_rewards)
     next_value = torch.zeros_like(values[:, 0])

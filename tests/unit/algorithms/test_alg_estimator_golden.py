@@ -69,7 +69,8 @@ def test_maclaurin_golden():
     table = {("a", 1): 1 / 4, ("a", 0): -1 / 12, ("b", 1): 1 / 3, ("b", 0): -1 / 6, ("c", 0): -1 / 2,
              ("d", 1): 1 / 2, ("e", 1): 1 / 5, ("e", 0): -1 / 10}
     check("maclaurin", table, truncate_order=2)
-    order_one = {key: (1 / {"a": 4, "b": 3, "c": 2, "d": 2, "e": 5}[key[0]] if key[1] else 0.0) for key in table}
+    sizes = {"a": 4, "b": 3, "c": 2, "d": 2, "e": 5}
+    order_one = {key: (1 / sizes[key[0]] if key[1] else 0.0) for key in table}
     check("maclaurin", order_one, truncate_order=1)
 
 
@@ -125,8 +126,8 @@ def test_rloo_golden():
 
 def test_opo_golden():
     # Baseline Σ ℓ s / Σ ℓ: a = (1 + 2)/(1+3+1+2) = 3/7; b = 3/6; e = (3+2)/(1+3+2+2+3) = 5/11.
-    table = {("a", 1): 1 - 3 / 7, ("a", 0): -3 / 7, ("b", 1): 0.5, ("b", 0): -0.5, ("c", 0): 0.0, ("d", 1): 0.0,
-             ("e", 1): 1 - 5 / 11, ("e", 0): -5 / 11}
+    table = {("a", 1): 1 - 3 / 7, ("a", 0): -3 / 7, ("b", 1): 0.5, ("b", 0): -0.5, ("c", 0): 0.0,
+             ("d", 1): 0.0, ("e", 1): 1 - 5 / 11, ("e", 0): -5 / 11}
     check("opo", table)
 
 
@@ -167,7 +168,8 @@ def test_reinforce_plus_plus_golden():
     rewards = torch.tensor([[0.0, 0.0, 1.0], [0.0, 2.0, 9.0]], dtype=torch.float64)
     mask = torch.tensor([[1, 1, 1], [1, 1, 0]], dtype=torch.float64)
     adv, returns = compute_advantage("reinforce_plus_plus", rewards, mask, ["p", "q"], gamma=0.5)
-    torch.testing.assert_close(returns, torch.tensor([[0.25, 0.5, 1.0], [1.0, 2.0, 0.0]], dtype=torch.float64))
+    expected_returns = torch.tensor([[0.25, 0.5, 1.0], [1.0, 2.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(returns, expected_returns)
     # valid returns [.25, .5, 1, 1, 2]: mean .95, unbiased variance 1.8/4 = .45
     std = math.sqrt(0.45 + 1e-8)
     expected = torch.tensor([[-0.7, -0.45, 0.05], [0.05, 1.05, 0.0]], dtype=torch.float64) / std
@@ -191,7 +193,8 @@ def test_gae_golden():
     mask = torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.float64)
     adv, returns = compute_advantage("gae", rewards, mask, ["p", "q"], values=values, gamma=0.5, lam=0.5)
     raw = torch.tensor([[-0.2, 0.8, 0.0], [0.03125, 0.125, 0.7]], dtype=torch.float64)
-    torch.testing.assert_close(returns, torch.tensor([[0.3, 1.0, 0.0], [0.13125, 0.325, 1.0]], dtype=torch.float64))
+    expected_returns = torch.tensor([[0.3, 1.0, 0.0], [0.13125, 0.325, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(returns, expected_returns)
     torch.testing.assert_close(adv, masked_whiten(raw, mask))
 
 

@@ -33,7 +33,8 @@ def grad_truncated(order, p):
 
 
 def binomial_pmf(n, p):
-    return torch.tensor([math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(n + 1)], dtype=torch.float64)
+    pmf = [math.comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(n + 1)]
+    return torch.tensor(pmf, dtype=torch.float64)
 
 
 def advantages_of(name, rewards, ids, **knobs):
@@ -55,7 +56,7 @@ def expectation_by_enumeration(name, n, p, scale, **knobs):
     outcomes = torch.tensor(list(itertools.product([0.0, 1.0], repeat=n)), dtype=torch.float64)
     ids = [g for g in range(outcomes.shape[0]) for _ in range(n)]
     weights = scale * advantages_of(name, outcomes.reshape(-1), ids, **knobs).reshape(outcomes.shape)
-    scores = torch.where(outcomes > 0, torch.tensor(1.0 - p, dtype=torch.float64), torch.tensor(-p, dtype=torch.float64))
+    scores = outcomes - p  # S = 1 - p on a success, -p on a failure (float64 throughout)
     successes = outcomes.sum(1)
     probability = p**successes * (1 - p) ** (n - successes)
     return float((probability * (weights * scores).sum(1)).sum())
@@ -71,10 +72,10 @@ def weights_by_count(name, n, scale, **knobs):
     for k in range(n + 1):
         row = weights[k]
         if k > 0:
-            assert torch.allclose(row[:k], row[0], rtol=0, atol=1e-15), "success weights must not depend on position"
+            assert torch.allclose(row[:k], row[0], rtol=0, atol=1e-15), "success weight depends on position"
             success[k] = row[0]
         if k < n:
-            assert torch.allclose(row[k:], row[k], rtol=0, atol=1e-15), "failure weights must not depend on position"
+            assert torch.allclose(row[k:], row[k], rtol=0, atol=1e-15), "failure weight depends on position"
             failure[k] = row[k]
     return success, failure
 
@@ -140,7 +141,8 @@ def test_order_t_estimators_large_group(name):
 def test_oversample_subset_vr_with_order_n_is_vr_cond():
     n = 7
     oversampled = torch.stack(weights_by_count("oversample_subset_vr", n, 1.0, truncate_order=n))
-    assert torch.allclose(oversampled, torch.stack(weights_by_count("vr_cond", n, 1.0)), rtol=1e-13, atol=1e-15)
+    vr_cond = torch.stack(weights_by_count("vr_cond", n, 1.0))
+    assert torch.allclose(oversampled, vr_cond, rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize("n", (2, 3, 6, 16))
@@ -155,7 +157,8 @@ def test_pkpo_success_weight_is_unbiased_for_pass_at_k_over_k(n):
 @pytest.mark.parametrize("n", (2, 4, 7))
 def test_pkpo_leave_one_out_bias_has_closed_form(n):
     """The LOO baseline uses K, which contains the sample's own reward. The exact expectation is
-    [(1-p)^(k-1) + (k-1) p (1-p)^(k-2) / (N-1)] ∇p (derivation in docs/algorithms.md): unbiased only at k = 1."""
+    [(1-p)^(k-1) + (k-1) p (1-p)^(k-2) / (N-1)] ∇p (derivation in docs/algorithms.md): unbiased only
+    at k = 1."""
     for k, p in itertools.product(range(1, n + 1), PROBS):
         bias = (k - 1) * p * (1 - p) ** (k - 2) / (n - 1) if k > 1 else 0.0
         target = ((1 - p) ** (k - 1) + bias) * grad_p(p)
@@ -175,8 +178,8 @@ def test_dr_grpo_is_unbiased_for_scaled_pass_at_1(n):
         assert_exact(value, (n - 1) / n * grad_p(p))
 
 
-@pytest.mark.parametrize("name,knobs", [("maxrl", {"epsilon": 0.0}), ("cross_fitted_maclaurin", {"truncate_order": 3}),
-                                        ("pkpo", {"pass_k": 3})])
+@pytest.mark.parametrize("name,knobs", [("maxrl", {"epsilon": 0.0}), ("pkpo", {"pass_k": 3}),
+                                        ("cross_fitted_maclaurin", {"truncate_order": 3})])
 def test_enumeration_and_exchangeability_shortcut_agree(name, knobs):
     n, p = 6, 0.23
     by_counts = expectation_from_weights(*weights_by_count(name, n, 1.0, **knobs), n, p)

@@ -41,7 +41,8 @@ def test_log_probs_match_reference_and_gradcheck(temperature):
 @pytest.mark.parametrize("temperature", [1.0, 0.6])
 def test_entropy_matches_reference_and_gradcheck(temperature):
     logits, _ = make(torch.float64, shape=(2, 4, 7))
-    torch.testing.assert_close(entropy_from_logits(logits, temperature), reference_entropy(logits, temperature))
+    torch.testing.assert_close(entropy_from_logits(logits, temperature),
+                               reference_entropy(logits, temperature))
     logits.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: entropy_from_logits(x, temperature), (logits,))
 

@@ -92,8 +92,9 @@ def test_vanilla_gradient_is_on_policy_policy_gradient_at_ratio_one():
 
 def test_log_ratio_is_clamped_at_20():
     old = torch.zeros(1, 1, dtype=torch.float64)
-    loss, metrics = compute_policy_loss("vanilla", old, old + 50.0, torch.tensor([[-1.0]], dtype=torch.float64),
-                                        torch.ones(1, 1), clip_ratio_c=1e12)
+    advantage = torch.tensor([[-1.0]], dtype=torch.float64)
+    mask = torch.ones(1, 1)
+    loss, metrics = compute_policy_loss("vanilla", old, old + 50.0, advantage, mask, clip_ratio_c=1e12)
     assert float(loss) == pytest.approx(math.exp(20.0))
     assert float(metrics["ppo_kl"]) == -20.0
 

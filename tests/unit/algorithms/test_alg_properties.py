@@ -10,8 +10,8 @@ ESTIMATORS = [
     ("maxrl", {}), ("vr_cond", {}), ("maclaurin", {"truncate_order": 3}),
     ("cross_fitted_maclaurin", {"truncate_order": 3}), ("oversample_subset_vr", {"truncate_order": 3}),
     ("pkpo", {"pass_k": 2}), ("grpo", {}), ("grpo", {"norm_adv_by_std_in_grpo": False}), ("rloo", {}),
-    ("opo", {}), ("reinforce_plus_plus_baseline", {}), ("grpo_passk", {}), ("reinforce_plus_plus", {"gamma": 0.9}),
-    ("remax", {}), ("gae", {"gamma": 0.9, "lam": 0.8}),
+    ("opo", {}), ("reinforce_plus_plus_baseline", {}), ("grpo_passk", {}),
+    ("reinforce_plus_plus", {"gamma": 0.9}), ("remax", {}), ("gae", {"gamma": 0.9, "lam": 0.8}),
 ]
 GARBAGE = 3.0  # written on padded positions; must never reach an advantage
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -114,5 +114,6 @@ def test_policy_loss_over_micro_batches_equals_whole_batch(batch, data):
         for mode in LOSS_AGG_MODES:
             whole, _ = compute_policy_loss(loss_mode, old, new, adv, mask, mode)
             normaliser = loss_normalizer(mask, mode)
-            total = sum(compute_policy_loss(loss_mode, o, n, a, m, mode, normaliser)[0] for o, n, a, m in micro)
+            total = sum(compute_policy_loss(loss_mode, o, n, a, m, mode, normaliser)[0]
+                        for o, n, a, m in micro)
             torch.testing.assert_close(total, whole, rtol=1e-12, atol=1e-12, msg=f"{loss_mode} {mode}")

@@ -14,8 +14,8 @@ from maxrl.algorithms import ADVANTAGE_ESTIMATORS, compute_advantage, get_advant
 REQUIRED = {
     "maxrl": (2, ()), "vr_cond": (1, ()), "maclaurin": (1, ()), "cross_fitted_maclaurin": (1, ()),
     "oversample_subset_vr": (1, ()), "pkpo": (2, ()), "grpo": (2, ()), "rloo": (2, ()),
-    "reinforce_plus_plus": (1, ()), "reinforce_plus_plus_baseline": (2, ()), "remax": (1, ("reward_baselines",)),
-    "opo": (2, ()), "grpo_passk": (2, ()), "gae": (1, ("values",)),
+    "reinforce_plus_plus": (1, ()), "reinforce_plus_plus_baseline": (2, ()), "opo": (2, ()),
+    "grpo_passk": (2, ()), "remax": (1, ("reward_baselines",)), "gae": (1, ("values",)),
 }
 
 
@@ -100,7 +100,8 @@ def test_plugin_estimator_registers_and_receives_only_its_knobs():
 def test_policy_loss_registry():
     assert {"vanilla", "gspo"} <= set(alg.POLICY_LOSSES)
     with pytest.raises(ValueError, match=r"policy_loss\.loss_mode"):
-        alg.compute_policy_loss("nope", torch.zeros(1, 1), torch.zeros(1, 1), torch.zeros(1, 1), torch.ones(1, 1))
+        zeros = torch.zeros(1, 1)
+        alg.compute_policy_loss("nope", zeros, zeros, zeros, torch.ones(1, 1))
 
 
 def test_algorithms_import_only_torch_numpy_and_the_standard_library():
