@@ -77,6 +77,10 @@ def register_advantage(name: str, *, min_group_size: int = 1, extra_inputs: tupl
         if name in _ADVANTAGE_SPECS and not override:
             raise ValueError(f"advantage estimator {name!r} is already registered (use override=True)")
         known_knobs = _keyword_filter(fn, skip=3)
+        unreachable = set(extra_inputs) - set(known_knobs(dict.fromkeys(extra_inputs)))
+        if unreachable:
+            raise TypeError(f"advantage estimator {name!r} declares extra inputs {sorted(unreachable)} that its "
+                            "signature does not accept; add them as keyword parameters")
 
         @functools.wraps(fn)
         def estimator(token_level_rewards, response_mask, group_ids, **knobs):

@@ -97,6 +97,11 @@ def test_plugin_estimator_registers_and_receives_only_its_knobs():
                           weights=torch.ones(2))
 
 
+def test_declared_extra_inputs_must_be_parameters():
+    with pytest.raises(TypeError, match=r"extra inputs \['values'\]"):
+        register_advantage("test_alg_plugin_bad", extra_inputs=("values",))(lambda r, m, g, scale=1.0: (r, r))
+
+
 def test_policy_loss_registry():
     assert {"vanilla", "gspo"} <= set(alg.POLICY_LOSSES)
     with pytest.raises(ValueError, match=r"policy_loss\.loss_mode"):
