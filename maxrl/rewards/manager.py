@@ -15,6 +15,7 @@ import os
 import weakref
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,12 @@ from maxrl.rewards.worker import ERROR, OK, TIMEOUT, Outcome, install_scorer, re
 logger = logging.getLogger(__name__)
 
 ZEROED_KEY = "zeroed_by_max_response_length"
+BROKEN_POOL_HINT = (
+    "the reward worker processes failed (their traceback is printed above). Each worker is a fresh Python "
+    "process that must unpickle the scorer and re-import the program's main module: check that "
+    "custom_reward_function.path is still readable, and run the program from a file or module whose entry "
+    "point is under `if __name__ == '__main__':` (not from stdin)"
+)
 
 
 def available_cores() -> int:
@@ -152,17 +159,22 @@ class RewardManager:
         while queue or pending:
             while queue and len(pending) < self.max_chunks_in_flight:
                 chunk = queue.popleft()
-                future = self._pool.schedule(
-                    score_chunk,
-                    args=([items[index] for index in chunk], self.per_item_timeout_s),
-                    timeout=self._chunk_timeout(len(chunk)),
-                )
+                try:
+                    future = self._pool.schedule(
+                        score_chunk,
+                        args=([items[index] for index in chunk], self.per_item_timeout_s),
+                        timeout=self._chunk_timeout(len(chunk)),
+                    )
+                except RuntimeError as error:  # pebble: "Unexpected error within the Pool"
+                    raise RuntimeError(BROKEN_POOL_HINT) from error
                 pending[future] = chunk
             done, _ = wait(pending, timeout=self.poll_interval_s, return_when=FIRST_COMPLETED)
             for future in done:
                 chunk = pending.pop(future)
                 try:
                     results = future.result()
+                except BrokenProcessPool as error:
+                    raise RuntimeError(BROKEN_POOL_HINT) from error
                 except Exception as error:
                     if len(chunk) > 1:  # find the culprit: send the chunk's items again one by one
                         queue.extend([index] for index in chunk)

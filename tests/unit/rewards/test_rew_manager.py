@@ -165,3 +165,16 @@ def test_closed_manager_refuses_work():
     manager.close()
     with pytest.raises(RuntimeError, match="closed"):
         _score(manager, ["openai/gsm8k"], ["1"], ["1"])
+
+
+def test_workers_that_cannot_load_the_scorer_raise_a_clear_error(tmp_path):
+    path = tmp_path / "moved.py"
+    path.write_text("def compute_score(data_source, solution_str, ground_truth, extra_info=None):\n    return 1.0\n")
+    scorer = load_custom_score(str(path), "compute_score")
+    path.unlink()  # the workers re-import the file: they cannot start
+    manager = build_reward_manager("prime", scorer, num_processes=1)
+    try:
+        with pytest.raises(RuntimeError, match="reward worker processes failed .* custom_reward_function.path"):
+            _score(manager, ["x"], ["a"], ["a"])
+    finally:
+        manager.close()
