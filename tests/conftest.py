@@ -12,6 +12,9 @@ for _key, _value in {
     "RAY_AUTH_MODE": "disabled",
     "RAY_USAGE_STATS_ENABLED": "0",
     "TOKENIZERS_PARALLELISM": "false",
+    # 2 cores shared by the test process and its Ray workers: one intra-op thread each avoids
+    # oversubscription, which slows small-tensor work by an order of magnitude here.
+    "OMP_NUM_THREADS": "1",
 }.items():
     os.environ.setdefault(_key, _value)
 
