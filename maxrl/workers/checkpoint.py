@@ -110,7 +110,7 @@ def export_hf_folder(path: str | os.PathLike, model: PreTrainedModel, tokenizer,
     def write(tmp: Path) -> None:
         with torch.device("meta"):
             plain = AutoModelForCausalLM.from_config(model.config)
-        plain.load_state_dict(full_state, assign=True, strict=False)
+        plain.load_state_dict(full_state, assign=True)
         plain.tie_weights()
         plain.generation_config = model.generation_config
         plain.to(dtype).save_pretrained(tmp)

@@ -1,7 +1,6 @@
 """Fixtures for the worker unit tests: left-padded prompts and a config naming the tiny model."""
 
 import pytest
-import torch
 from omegaconf import OmegaConf
 
 from maxrl.data.batch import Batch
@@ -30,11 +29,3 @@ def stop_heavy_ids(tiny_tokenizer):
     """Many stop ids, so that random-weight samples end at varied lengths within a few tokens."""
     return tuple(range(40, 200)) + (tiny_tokenizer.eos_token_id,)
 
-
-@pytest.fixture(autouse=True)
-def single_torch_thread():
-    """One intra-op thread: these models are tiny, and on shared cores extra threads only contend."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
