@@ -46,8 +46,11 @@ def import_vllm():
     try:
         import vllm
     except ImportError as error:
-        raise ImportError(f"actor_rollout_ref.rollout.name=vllm needs vLLM, which is not importable ({error}); "
+        raise ImportError(f"actor_rollout_ref.rollout.name=vllm needs vLLM, which is not installed ({error}); "
                           f"{INSTALL_HINT}") from error
+    if getattr(vllm, "__version__", None) is None:  # e.g. a folder named vllm on sys.path
+        raise ImportError(f"actor_rollout_ref.rollout.name=vllm needs vLLM, but `import vllm` found the folder "
+                          f"{list(vllm.__path__)}, not an installed vLLM; {INSTALL_HINT}")
     from packaging.version import Version
 
     if Version(vllm.__version__).release < Version(MIN_VLLM_VERSION).release:
