@@ -31,6 +31,7 @@ from maxrl.workers.log_probs import micro_batched_log_probs
 from maxrl.workers.optim import build_lr_scheduler, build_optimizer
 from maxrl.workers.policy_update import PolicyLoss, update_policy
 from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
+from maxrl.workers.rollout.vllm_sync_check import DEFAULT_TOLERANCE, check_weight_sync
 
 __all__ = ["ActorRolloutRefWorker"]
 
@@ -115,6 +116,9 @@ class ActorRolloutRefWorker:
         if self._rollout_version != self._weights_version:
             self.rollout.sync_weights(self._full_parameters())
             self._rollout_version = self._weights_version
+        meta = dict(prompts.meta)
+        if self.config.actor_rollout_ref.rollout.get("check_weight_sync", False):
+            meta |= self._check_weight_sync(prompts)
         seed = None if step is None else _sampling_seed(self.base_seed, int(step), self.rank, int(validate))
         sampling = sampling_params_from_config(
             self.config.actor_rollout_ref.rollout, self.stop_token_ids, validate, seed
@@ -123,7 +127,19 @@ class ActorRolloutRefWorker:
         self.rollout.sleep()
         carried = prompts.repeat(sampling.n)
         tensors = {k: v for k, v in carried.tensors.items() if k not in samples.tensors.keys()}
-        return Batch({**tensors, **samples.tensors}, carried.non_tensors, prompts.meta)
+        return Batch({**tensors, **samples.tensors}, carried.non_tensors, meta)
+
+    def _check_weight_sync(self, prompts: Batch) -> dict[str, float]:
+        """``rollout.check_weight_sync``: the rollout's log-probs must match the actor's (docs/vllm.md);
+        returns the gap metric, equal on all ranks, for the batch's meta."""
+
+        def actor_log_probs(batch: Batch) -> torch.Tensor:
+            self.actor.eval()
+            return micro_batched_log_probs(self.actor, batch.to(self.device), 1.0, None, False)[0]
+
+        rollout = self.config.actor_rollout_ref.rollout
+        tolerance = float(rollout.get("weight_sync_tolerance", DEFAULT_TOLERANCE))
+        return check_weight_sync(self.rollout, prompts, actor_log_probs, tolerance)
 
     # ------------------------------------------------------------------ log-probs
     def _log_probs(self, model: torch.nn.Module, batch: Batch, micro_batch: int | None, with_entropy: bool):
