@@ -15,6 +15,7 @@ import os
 import weakref
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import TimeoutError as TaskTimeout  # not the builtin on Python 3.10
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
@@ -68,7 +69,7 @@ def _shut_down(pool: pebble.ProcessPool) -> None:
 
 
 def _failed_chunk_outcome(error: BaseException, timeout_s: float) -> Outcome:
-    if isinstance(error, TimeoutError):
+    if isinstance(error, TaskTimeout):
         return Outcome(TIMEOUT, f"killed after {timeout_s} s")
     if isinstance(error, pebble.ProcessExpired):
         return Outcome(ERROR, f"reward worker died: {error}")
