@@ -2,8 +2,10 @@
 
     maxrl-plot run  <run folder> [--out DIR]
     maxrl-plot compare <run A> <run B> [--labels A B] [--step N] [--out DIR]
+    maxrl-plot summary <run folder>
 
-(``python -m maxrl.trainer.plots ...`` is the same.) `run` draws, per data source, unbiased pass@k
+(``python -m maxrl.trainer.plots ...`` is the same.) `summary` prints the pass@k table of every
+validation of a run. `run` draws, per data source, unbiased pass@k
 against k for every validation of the run (from ``validation/step_<N>.json``) and a grid of training
 curves (from ``metrics.jsonl``). `compare` draws both runs' pass@k curves on one plot per data source and
 reports the paper's test-time-scaling efficiency: how many times fewer samples run A needs to reach run
@@ -160,12 +162,27 @@ def compare_runs(run_a: Path, run_b: Path, labels: Sequence[str], out_dir: Path,
     return summary
 
 
+def summary_table(run_dir: Path) -> str:
+    """Unbiased pass@k (k = 1, 2, 4, ..., n) of every validation of a run, one line per (step, data source)."""
+    lines = []
+    for step, counts in read_counts(run_dir):
+        for source, source_counts in sorted(counts.items()):
+            ks, values = pass_at_k_curve(source_counts)
+            cells = "  ".join(f"pass@{k} {value:.3f}" for k, value in zip(ks, values))
+            lines.append(f"step {step:>5}  {source}  ({len(source_counts['prompt'])} prompts)  {cells}")
+    if not lines:
+        raise FileNotFoundError(f"{run_dir}: no validation/step_<N>.json files (did the run validate?)")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="maxrl-plot", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="pass@k and training curves of one run folder")
     run.add_argument("run_dir", type=Path)
     run.add_argument("--out", type=Path, default=None, help="output folder (default <run>/plots)")
+    summary = commands.add_parser("summary", help="print the pass@k table of every validation of a run")
+    summary.add_argument("run_dir", type=Path)
     compare = commands.add_parser("compare", help="pass@k of two runs and A's test-time-scaling efficiency over B")
     compare.add_argument("run_a", type=Path)
     compare.add_argument("run_b", type=Path)
@@ -177,6 +194,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "summary":
+        print(summary_table(args.run_dir))
+        return 0
     if args.command == "run":
         out = args.out or args.run_dir / PLOTS_DIR
         out.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,14 @@ def test_compare_reports_the_test_time_scaling_efficiency(tmp_path, capsys):
     assert f"{16 / k_star:.3g}x fewer samples" in capsys.readouterr().out
 
 
+def test_summary_prints_pass_at_k_per_validation(tmp_path, capsys):
+    run = make_run(tmp_path / "run", [16, 0])
+    assert main(["summary", str(run)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "step     0  maze  (2 prompts)  pass@1 0.500  pass@2 0.500  pass@4 0.500  pass@8 0.500  pass@16 0.500"
+    assert lines[1].startswith("step     2  maze")
+
+
 def test_run_without_validations_is_a_clear_error(tmp_path):
     Tracker(["file"], tmp_path, "p", "e", {}, total_steps=1).close()
     with pytest.raises(FileNotFoundError, match="no validation/step_<N>.json files"):

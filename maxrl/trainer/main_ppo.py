@@ -1,0 +1,175 @@
+"""The entry point: ``python -m maxrl.trainer.main_ppo [hydra overrides]``.
+
+It composes the config (``maxrl/config/ppo_trainer.yaml``), validates it before anything expensive starts,
+then builds the run's parts in order: tokenizer and datasets, the reward manager (its process pool starts
+once), Ray, one resource pool and one worker group of `ActorRolloutRefWorker`s, and hands them to the
+step loop. ``--cfg job`` prints the composed config and starts nothing (Hydra's own flag).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from maxrl.config import MAIN_CONFIG
+from maxrl.config.checks import as_list, check_config
+
+# torch, Ray and the model code are imported inside the functions that need them, so that
+# `--cfg job` and config errors come back in a second.
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    """``trainer.device``: ``auto`` means cuda when torch sees a GPU, else cpu."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def init_ray(ray_init: DictConfig) -> bool:
+    """Connect to the cluster in ``ray_init.address`` / ``$RAY_ADDRESS``, or start a private local one.
+
+    Returns whether this call started Ray (and so must shut it down).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = ray_init.get("address") or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        temp_dir = ray_init.get("ray_dir")
+        ray.init(
+            address="local",
+            num_cpus=ray_init.get("num_cpus"),
+            include_dashboard=False,
+            _temp_dir=str(Path(temp_dir).resolve()) if temp_dir else None,
+        )
+    return True
+
+
+def worker_config(config: DictConfig, total_steps: int) -> DictConfig:
+    """The resolved config the workers receive, with the schedule length the driver computed."""
+    resolved = OmegaConf.create(OmegaConf.to_container(config, resolve=True))
+    resolved.actor_rollout_ref.actor.optim.total_training_steps = total_steps
+    return resolved
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False):
+    """The tokenizer in folder `path`, of the class its ``tokenizer_config.json`` declares.
+
+    transformers 5's `AutoTokenizer` swaps a generic fast tokenizer for the model type's own class when the
+    folder's ``config.json`` is, e.g., a Qwen2 (so the maze's 32-word tokenizer beside a small Qwen2 would be
+    read as Qwen2's byte-level BPE and turn a maze prompt into one token). A folder that declares the generic
+    class gets exactly that class; any other goes through `AutoTokenizer`.
+    """
+    import json
+
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    config_file = Path(path) / "tokenizer_config.json"
+    declared = json.loads(config_file.read_text()).get("tokenizer_class") if config_file.is_file() else None
+    if declared in ("PreTrainedTokenizerFast", "TokenizersBackend"):
+        return PreTrainedTokenizerFast.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+
+
+def dataset_class(config: DictConfig) -> type:
+    """``data.custom_cls.{path,name}`` (a class taking ``(files, tokenizer, data_config)``), else `RLDataset`."""
+    import importlib.util
+
+    from maxrl.data.dataset import RLDataset
+
+    custom = config.data.custom_cls
+    if not custom.path:
+        return RLDataset
+    spec = importlib.util.spec_from_file_location("maxrl_custom_dataset", Path(custom.path).expanduser())
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, str(custom.name)):
+        raise AttributeError(f"data.custom_cls.name={custom.name!r}: no such class in data.custom_cls.path={custom.path}")
+    return getattr(module, str(custom.name))
+
+
+def build_datasets(config: DictConfig, tokenizer):
+    """The training and validation datasets (either may be None when its files are not set)."""
+    cls = dataset_class(config)
+    train_files, val_files = as_list(config.data.train_files), as_list(config.data.val_files)
+    train = cls(train_files, tokenizer, config.data) if train_files else None
+    val = cls(val_files, tokenizer, config.data) if val_files else None
+    return train, val
+
+
+def make_reward_manager(config: DictConfig):
+    from maxrl.rewards import build_reward_manager, default_compute_score, load_custom_score
+
+    custom = config.custom_reward_function
+    compute_score = load_custom_score(custom.path, custom.name) if custom.path else default_compute_score
+    kwargs = OmegaConf.to_container(config.reward_model.reward_kwargs, resolve=True)
+    return build_reward_manager(config.reward_model.reward_manager, compute_score, **kwargs)
+
+
+def run_ppo(config: DictConfig) -> dict[str, float]:
+    """Validate the config, build every part, train; return the last step's metrics."""
+    import numpy as np
+    import ray
+    import torch
+
+    from maxrl.controller import ResourcePool, WorkerGroup
+    from maxrl.trainer.ray_trainer import RayPPOTrainer, total_training_steps
+    from maxrl.trainer.tracking import write_text_atomic
+    from maxrl.workers import ActorRolloutRefWorker
+
+    check_config(config)
+    seed = int(config.trainer.seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    run_dir = Path(config.trainer.default_local_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(config, resolve=True))
+
+    model = config.actor_rollout_ref.model
+    tokenizer = load_tokenizer(model.tokenizer_path or model.path, bool(model.trust_remote_code))
+    data_tokenizer = load_tokenizer(config.data.tokenizer) if config.data.tokenizer else tokenizer
+    train_dataset, val_dataset = build_datasets(config, data_tokenizer)
+    total_steps = total_training_steps(config, len(train_dataset)) if train_dataset is not None else 0
+    reward_manager = make_reward_manager(config)
+    started_ray = init_ray(config.ray_init)
+    pool = workers = None
+    try:
+        pool = ResourcePool(
+            int(config.trainer.nnodes), int(config.trainer.n_gpus_per_node), resolve_device(config.trainer.device)
+        )
+        workers = WorkerGroup(
+            ActorRolloutRefWorker, pool, worker_config(config, total_steps),
+            timeout_s=float(config.trainer.worker_timeout_s),
+        )
+        trainer = RayPPOTrainer(config, tokenizer, workers, reward_manager, train_dataset, val_dataset)
+        return trainer.fit()
+    finally:
+        reward_manager.close()
+        if workers is not None:
+            workers.shutdown()
+        if pool is not None:
+            pool.shutdown()
+        if started_ray:
+            ray.shutdown()
+
+
+@hydra.main(config_path="../config", config_name=MAIN_CONFIG, version_base=None)
+def main(config: DictConfig) -> None:
+    run_ppo(config)
+
+
+if __name__ == "__main__":
+    main()

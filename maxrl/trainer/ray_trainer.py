@@ -1,0 +1,313 @@
+"""The step loop: generate -> reward -> old log-probs -> reference -> advantage -> update -> validate ->
+checkpoint -> log, each phase a short method timed as ``timing_s/<phase>``.
+
+The loop is algorithm-blind: the estimator is looked up by name, declares the extra inputs it needs
+(`maxrl.trainer.extra_inputs`) and receives the whole ``algorithm`` section as knobs. Heavy work runs in
+one `WorkerGroup` of `ActorRolloutRefWorker`s; the driver only moves batches, scores and logs.
+
+Determinism: the rollout of step s on rank r draws from a seed fixed by (``trainer.seed``, s, r), epoch e
+shuffles with ``data.seed + e``, and a checkpoint holds everything else (weights, optimizer, scheduler,
+loader position, KL coefficient, driver RNG), so a run resumed from step k repeats the uninterrupted
+run's steps k+1, k+2, ... exactly on CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from maxrl.algorithms import agg_loss, build_kl_controller, compute_advantage, get_advantage_spec, kl_penalty
+from maxrl.config.checks import validation_ks
+from maxrl.data.batch import Batch
+from maxrl.data.loader import build_dataloader
+from maxrl.trainer.balance import balanced_layout, tokens_per_rank
+from maxrl.trainer.checkpoint import ACTOR_DIR, HF_DIR, CheckpointManager
+from maxrl.trainer.extra_inputs import gather_extra_inputs
+from maxrl.trainer.metrics import (
+    balance_metrics,
+    compute_data_metrics,
+    pass_rate_metrics,
+    rollout_mismatch_metrics,
+    throughput_metrics,
+    timed,
+    timing_metrics,
+)
+from maxrl.trainer.scoring import decode_prompts, score_batch, write_samples
+from maxrl.trainer.tracking import Tracker
+from maxrl.trainer.val_metrics import success_of
+from maxrl.trainer.validation import validate
+from maxrl.workers.batch_sizes import resolve_batch_sizes, update_order
+
+logger = logging.getLogger(__name__)
+
+
+def steps_per_epoch(config: DictConfig, num_train_prompts: int) -> int:
+    """Training steps in one pass over the data (the last partial batch is dropped)."""
+    steps = num_train_prompts // int(config.data.train_batch_size)
+    if steps == 0:
+        raise ValueError(
+            f"data.train_batch_size={config.data.train_batch_size} exceeds the {num_train_prompts} training "
+            "prompts; lower data.train_batch_size or add data"
+        )
+    return steps
+
+
+def total_training_steps(config: DictConfig, num_train_prompts: int) -> int:
+    """``trainer.total_training_steps`` if set, else ``trainer.total_epochs`` passes over the data."""
+    if config.trainer.total_training_steps is not None:
+        return int(config.trainer.total_training_steps)
+    return steps_per_epoch(config, num_train_prompts) * int(config.trainer.total_epochs)
+
+
+def _rng_states() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+
+
+class RayPPOTrainer:
+    """Drives one run: owns the data order, the tracker and the checkpoints; the workers own the model."""
+
+    def __init__(self, config: DictConfig, tokenizer, worker_group, reward_manager, train_dataset, val_dataset=None):
+        self.config = config
+        self.tokenizer = tokenizer
+        self.workers = worker_group
+        self.reward_manager = reward_manager
+        self.train_dataset = train_dataset
+        self.val_dataset = val_dataset
+        self.run_dir = Path(config.trainer.default_local_dir)
+        self.batch_sizes = resolve_batch_sizes(config, worker_group.world_size)
+        self.total_steps = total_training_steps(config, len(train_dataset)) if train_dataset is not None else 0
+        self.checkpoints = CheckpointManager(self.run_dir, config.trainer.max_actor_ckpt_to_keep)
+        self.algorithm_knobs = OmegaConf.to_container(config.algorithm, resolve=True)
+        self.kl_ctrl = build_kl_controller(config.algorithm.kl_ctrl) if config.algorithm.use_kl_in_reward else None
+        self.use_reference = bool(config.actor_rollout_ref.actor.use_kl_loss or config.algorithm.use_kl_in_reward)
+        self.val_ks = validation_ks(config)
+        self.global_step = 0
+        self.epoch = 0
+        self.batches_in_epoch = 0
+        self.tracker: Tracker | None = None
+        self._wandb_run_id: str | None = None
+
+    # ------------------------------------------------------------------ the run
+    def fit(self) -> dict[str, float]:
+        """Train to ``total_steps`` (validating and checkpointing on the way); return the last step's metrics."""
+        self._restore()
+        trainer_cfg = self.config.trainer
+        self.tracker = Tracker(
+            list(trainer_cfg.logger), self.run_dir, trainer_cfg.project_name, trainer_cfg.experiment_name,
+            OmegaConf.to_container(self.config, resolve=True), self.total_steps, self.global_step, self._wandb_run_id,
+        )
+        metrics: dict[str, float] = {}
+        try:
+            fresh_start = self.global_step == 0
+            if self.val_dataset is not None and (trainer_cfg.val_only or (trainer_cfg.val_before_train and fresh_start)):
+                timings: dict[str, float] = {}
+                with timed("testing", timings):
+                    metrics = self._validate()
+                self.tracker.log(metrics | {"timing_s/testing": timings["testing"]}, self.global_step)
+            if trainer_cfg.val_only:
+                return metrics
+            while self.global_step < self.total_steps:
+                metrics = self.step()
+        finally:
+            self.tracker.close()
+        return metrics
+
+    def step(self) -> dict[str, float]:
+        """One training step; logs and returns its metrics."""
+        timings: dict[str, float] = {}
+        metrics: dict[str, float] = {}
+        with timed("step", timings):
+            prompts = self._next_prompts()
+            self.global_step += 1
+            is_last = self.global_step >= self.total_steps
+            with timed("gen", timings):
+                batch = self._generate(prompts)
+            batch, layout_metrics = self._layout(batch)
+            with timed("reward", timings):
+                batch, reward_metrics = self._score(batch)
+            with timed("old_log_prob", timings):
+                batch, log_prob_metrics = self._old_log_prob(batch)
+            if self.use_reference:
+                with timed("ref", timings):
+                    batch = self._ref_log_prob(batch)
+            with timed("adv", timings):
+                batch, adv_metrics = self._advantage(batch)
+            with timed("update_actor", timings):
+                actor_metrics = self._update_actor(batch)
+            if self.val_dataset is not None and (is_last or self._due(self.config.trainer.test_freq)):
+                with timed("testing", timings):
+                    metrics |= self._validate()
+            if self.config.trainer.save_freq > 0 and (is_last or self._due(self.config.trainer.save_freq)):
+                with timed("save_checkpoint", timings):
+                    self._save()
+            with timed("log", timings):
+                metrics |= layout_metrics | reward_metrics | log_prob_metrics | adv_metrics | actor_metrics
+                metrics |= compute_data_metrics(batch, int(self.config.data.max_response_length))
+                metrics |= {"training/global_step": self.global_step, "training/epoch": self.epoch}
+        num_tokens = int(batch["attention_mask"].sum())
+        num_response_tokens = int(batch["response_mask"].sum())
+        metrics |= timing_metrics(timings, num_response_tokens, num_tokens)
+        metrics |= throughput_metrics(
+            timings["step"], timings["gen"], num_response_tokens, num_tokens, self.workers.world_size
+        )
+        self.tracker.log(metrics, self.global_step)
+        return metrics
+
+    def _due(self, frequency: int) -> bool:
+        return frequency > 0 and self.global_step % frequency == 0
+
+    # ------------------------------------------------------------------ data order
+    def _start_epoch(self, epoch: int, loader_state: dict | None = None, batches_done: int = 0) -> None:
+        """Epoch `epoch` shuffles with ``data.seed + epoch``; a loader state resumes it mid-way."""
+        data = self.config.data
+        self.epoch = epoch
+        self._train_loader = build_dataloader(
+            self.train_dataset, data, batch_size=int(data.train_batch_size), shuffle=bool(data.shuffle),
+            seed=int(data.seed) + epoch, drop_last=True,
+        )
+        if loader_state is not None:
+            self._train_loader.load_state_dict(loader_state)
+        self._train_iter = iter(self._train_loader)
+        self.batches_in_epoch = batches_done
+
+    def _next_prompts(self) -> Batch:
+        try:
+            batch_dict = next(self._train_iter)
+        except StopIteration:
+            self._start_epoch(self.epoch + 1)
+            batch_dict = next(self._train_iter)
+        self.batches_in_epoch += 1
+        prompts = Batch.from_dict(batch_dict)
+        uid = np.array([f"{self.global_step + 1}-{i}" for i in range(len(prompts))], dtype=object)
+        return prompts.union(Batch(non_tensors={"uid": uid}))
+
+    # ------------------------------------------------------------------ phases
+    def _generate(self, prompts: Batch) -> Batch:
+        """``rollout.n`` samples per prompt, drawn from the seed of (trainer.seed, step, rank)."""
+        return self.workers.dispatch("generate_sequences", prompts, validate=False, step=self.global_step)
+
+    def _layout(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
+        """Order rows for the update phase (rank r holds slice r of every mini-batch), balanced if asked."""
+        ranks = self.workers.dp_size
+        mini_batch = self.batch_sizes.mini_batch_samples
+        lengths = batch["attention_mask"].sum(dim=-1).numpy()
+        to_ranks = update_order(len(batch), mini_batch, ranks).numpy()
+        if self.config.trainer.balance_batch:
+            order = balanced_layout(lengths, mini_batch, ranks)[to_ranks]
+        else:
+            order = to_ranks
+        metrics = balance_metrics(tokens_per_rank(lengths[to_ranks], ranks), tokens_per_rank(lengths[order], ranks))
+        return batch.reorder(order), metrics
+
+    def _score(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
+        scored = score_batch(batch, self.tokenizer, self.reward_manager)
+        batch = batch.union(Batch({"token_level_scores": scored.token_level_scores}))
+        success = success_of(scored.scores, scored.extras)
+        metrics = pass_rate_metrics(batch["uid"], batch["data_source"], success, "train") | scored.metrics
+        for name, values in scored.extras.items():
+            values = np.asarray(values)
+            if values.dtype.kind in "biuf":
+                metrics[f"reward_extra/{name}/mean"] = float(values.astype(np.float64).mean())
+        if self.config.trainer.rollout_data_dir:
+            path = Path(self.config.trainer.rollout_data_dir) / f"step_{self.global_step}.jsonl"
+            write_samples(path, decode_prompts(batch, self.tokenizer), scored, batch["uid"])
+        return batch, metrics
+
+    def _old_log_prob(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
+        """The trainer's log-probs of the sampled tokens (the PPO ratio's denominator) and their entropy."""
+        batch = batch.union(self.workers.dispatch("compute_log_prob", batch, calculate_entropy=True))
+        mask = batch["response_mask"]
+        loss_agg_mode = self.config.actor_rollout_ref.actor.loss_agg_mode
+        metrics = {"actor/entropy": float(agg_loss(batch["entropys"], mask, loss_agg_mode))}
+        if "rollout_log_probs" in batch:
+            metrics |= rollout_mismatch_metrics(batch["rollout_log_probs"], batch["old_log_probs"], mask)
+        return batch, metrics
+
+    def _ref_log_prob(self, batch: Batch) -> Batch:
+        return batch.union(self.workers.dispatch("compute_ref_log_prob", batch))
+
+    def _kl_in_reward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Token rewards minus beta * KL(policy || reference), beta from the (fixed or adaptive) controller."""
+        mask = batch["response_mask"].float()
+        kl = kl_penalty(batch["old_log_probs"], batch["ref_log_prob"], self.config.algorithm.kl_penalty) * mask
+        beta = self.kl_ctrl.value
+        current_kl = float(((kl.sum(-1) / mask.sum(-1).clamp(min=1))).mean())
+        self.kl_ctrl.update(current_kl, n_steps=len(batch))
+        metrics = {"actor/reward_kl_penalty": current_kl, "actor/reward_kl_penalty_coeff": beta}
+        return batch["token_level_scores"] - beta * kl, metrics
+
+    def _advantage(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
+        rewards, metrics = batch["token_level_scores"], {}
+        if self.kl_ctrl is not None:
+            rewards, metrics = self._kl_in_reward(batch)
+        name = self.config.algorithm.adv_estimator
+        inputs = gather_extra_inputs(get_advantage_spec(name).extra_inputs, batch)
+        advantages, returns = compute_advantage(
+            name, rewards, batch["response_mask"], batch["uid"], **{**self.algorithm_knobs, **inputs}
+        )
+        fields = {"token_level_rewards": rewards, "advantages": advantages, "returns": returns}
+        return batch.union(Batch(fields)), metrics
+
+    def _update_actor(self, batch: Batch) -> dict[str, float]:
+        return dict(self.workers.dispatch("update_actor", batch)[0])
+
+    def _validate(self) -> dict[str, float]:
+        data = self.config.data
+        loader = build_dataloader(
+            self.val_dataset, data, batch_size=int(data.val_batch_size or len(self.val_dataset)), shuffle=False,
+            seed=int(data.seed), drop_last=False,
+        )
+        return validate(
+            self.workers, loader, self.tokenizer, self.reward_manager, self.val_ks, self.global_step, self.run_dir,
+            log_generations=int(self.config.trainer.log_val_generations),
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self) -> None:
+        def save_actor(actor_dir: Path) -> None:
+            self.workers.broadcast("save_checkpoint", str(actor_dir))
+            self.workers.broadcast("export_hf", str(actor_dir / HF_DIR))
+
+        trainer_state = {
+            "global_step": self.global_step,
+            "epoch": self.epoch,
+            "batches_in_epoch": self.batches_in_epoch,
+            "rng": _rng_states(),
+            "kl_coef": None if self.kl_ctrl is None else self.kl_ctrl.value,
+            "wandb_run_id": self.tracker.wandb_run_id if self.tracker is not None else None,
+        }
+        self.checkpoints.save(self.global_step, save_actor, self._train_loader.state_dict(), trainer_state)
+
+    def _restore(self) -> None:
+        """Load the checkpoint chosen by ``trainer.resume_mode`` or start epoch 0 afresh."""
+        if self.train_dataset is None:
+            return
+        trainer_cfg = self.config.trainer
+        step_dir = self.checkpoints.resume_dir(trainer_cfg.resume_mode, trainer_cfg.resume_from_path)
+        if step_dir is None:
+            self._start_epoch(0)
+            return
+        logger.info("resuming from %s", step_dir)
+        self.workers.broadcast("load_checkpoint", str(step_dir / ACTOR_DIR))
+        loader_state, state = CheckpointManager.load(step_dir)
+        self.global_step = int(state["global_step"])
+        if state["batches_in_epoch"] >= steps_per_epoch(self.config, len(self.train_dataset)):
+            self._start_epoch(int(state["epoch"]) + 1)  # saved exactly at the end of an epoch
+        else:
+            self._start_epoch(int(state["epoch"]), loader_state, int(state["batches_in_epoch"]))
+        _set_rng_states(state["rng"])
+        if self.kl_ctrl is not None and state["kl_coef"] is not None:
+            self.kl_ctrl.value = float(state["kl_coef"])
+        self._wandb_run_id = state["wandb_run_id"]

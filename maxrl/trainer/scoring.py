@@ -1,0 +1,69 @@
+"""Turning generated token ids into rewards: decode, score with the reward manager, place on the last token.
+
+Used by both the training step and validation, so both score exactly the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from maxrl.data.batch import Batch
+from maxrl.trainer.tracking import write_text_atomic
+
+
+@dataclass
+class Scored:
+    """The reward manager's verdict on a batch of samples, with the decoded texts it judged."""
+
+    scores: np.ndarray  # [N] float
+    extras: dict[str, np.ndarray]  # per-sample scorer outputs besides the score (acc, pred, optimal, ...)
+    metrics: dict[str, float]  # the manager's counters (timeouts, errors, ...)
+    responses: list[str]
+    token_level_scores: torch.Tensor  # [N, R]: the score on the last valid response token, 0 elsewhere
+
+
+def response_lengths(batch: Batch) -> torch.Tensor:
+    return batch["response_mask"].sum(dim=-1).long()
+
+
+def decode_responses(batch: Batch, tokenizer) -> list[str]:
+    """Each response's valid tokens as text, special tokens (eos, pad) dropped."""
+    lengths = response_lengths(batch).tolist()
+    return [tokenizer.decode(row[:length].tolist(), skip_special_tokens=True) for row, length in zip(batch["responses"], lengths)]
+
+
+def decode_prompts(batch: Batch, tokenizer) -> list[str]:
+    """Each prompt's tokens (left padding removed) as text."""
+    prompt_mask = batch["attention_mask"][:, : batch["prompts"].shape[1]].bool()
+    return [tokenizer.decode(row[mask].tolist()) for row, mask in zip(batch["prompts"], prompt_mask)]
+
+
+def score_batch(batch: Batch, tokenizer, reward_manager) -> Scored:
+    """Score every sample of a generated batch with the run's reward manager."""
+    texts = decode_responses(batch, tokenizer)
+    lengths = response_lengths(batch)
+    result = reward_manager.score(
+        batch["data_source"], texts, batch["ground_truth"], batch["extra_info"], lengths.numpy()
+    )
+    scores = np.asarray(result.scores, dtype=np.float64)
+    token_level_scores = torch.zeros(batch["responses"].shape, dtype=torch.float32)
+    rows = torch.nonzero(lengths > 0).squeeze(-1)
+    token_level_scores[rows, lengths[rows] - 1] = torch.as_tensor(scores, dtype=torch.float32)[rows]
+    return Scored(scores, dict(result.extras), dict(result.metrics), texts, token_level_scores)
+
+
+def write_samples(path: Path, prompts: list[str], scored: Scored, uids: Any, limit: int | None = None) -> None:
+    """Decoded samples as JSON lines (prompt, response, score, uid), e.g. for `trainer.rollout_data_dir`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = len(prompts) if limit is None else min(limit, len(prompts))
+    rows = (
+        {"uid": str(uids[i]), "prompt": prompts[i], "response": scored.responses[i], "score": float(scored.scores[i])}
+        for i in range(count)
+    )
+    write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))

@@ -1,0 +1,147 @@
+"""The whole stack on CPU: Ray, 2 FSDP2 workers (gloo), HF rollout, reward manager, validation, checkpoints.
+
+One 3-step run on tiny 7x7 mazes (8 training prompts, 4 per step: step 3 starts the second epoch) is shared
+by the tests; resumed runs from its checkpoints must reproduce its later steps exactly.
+"""
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from transformers import AutoModelForCausalLM
+
+from maxrl.config import compose_config
+from maxrl.tasks.maze import build_tokenizer
+from maxrl.tasks.maze.make_data import main as make_maze_data
+from maxrl.trainer.checkpoint import TRACKER_FILE
+from maxrl.trainer.main_ppo import run_ppo
+from maxrl.trainer.tracking import read_metrics
+from maxrl.utils.tiny_models import build_tiny_causal_lm
+
+# A scorer with a signal for an untrained model: reward a response whose first move is DOWN.
+SCORER = '''
+def compute_score(data_source, solution_str, ground_truth, extra_info=None):
+    words = solution_str.split()
+    return {"score": float(bool(words) and words[0] == "DOWN"), "pred": words[0] if words else ""}
+'''
+
+NOT_REPRODUCIBLE = ("timing_s/", "timing_per_token_ms/", "perf/throughput", "perf/time_per_step", "perf/gen_tokens_per_s")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trainer_e2e")
+    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40", "--test-size", "4",
+                    "--formats", "parquet", "--no-progress"])
+    train = root / "data" / "train.parquet"
+    pd.read_parquet(train).head(8).to_parquet(train)  # exactly two steps of 4 prompts per epoch
+    tokenizer = build_tokenizer(save_dir=root / "model")
+    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         save_dir=root / "model")
+    (root / "scorer.py").write_text(SCORER)
+    return root
+
+
+def overrides(workspace, run_dir, *extra):
+    return [
+        f"data.train_files={workspace / 'data' / 'train.parquet'}",
+        f"data.val_files={workspace / 'data' / 'test.parquet'}",
+        "data.train_batch_size=4", "data.max_prompt_length=64", "data.max_response_length=12",
+        "data.apply_chat_template=False",
+        f"actor_rollout_ref.model.path={workspace / 'model'}",
+        "actor_rollout_ref.actor.dtype=fp32", "actor_rollout_ref.rollout.dtype=fp32",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=2", "actor_rollout_ref.actor.optim.lr=1e-2",
+        "actor_rollout_ref.rollout.n=4",
+        "actor_rollout_ref.rollout.val_kwargs.n=4", "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
+        f"custom_reward_function.path={workspace / 'scorer.py'}",
+        "+reward_model.reward_kwargs.num_processes=1",
+        "trainer.n_gpus_per_node=2", "trainer.device=cpu", "trainer.logger=[file]",
+        "trainer.total_training_steps=3", "trainer.save_freq=1", "trainer.test_freq=2",
+        f"trainer.default_local_dir={run_dir}",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def run_a(workspace, ray_cluster):
+    run_dir = workspace / "run_a"
+    run_ppo(compose_config(overrides(workspace, run_dir)))
+    return run_dir
+
+
+def metrics_by_step(run_dir):
+    return {row["step"]: row for row in read_metrics(run_dir)}
+
+
+def reproducible(row):
+    return {key: value for key, value in row.items() if not key.startswith(NOT_REPRODUCIBLE)}
+
+
+def test_run_logs_validates_and_checkpoints(run_a):
+    rows = metrics_by_step(run_a)
+    assert sorted(rows) == [0, 1, 2, 3]
+    for step in (0, 2, 3):  # before training, test_freq=2, after the last step
+        assert 0.0 <= rows[step]["val/maze_7/pass@1"] <= rows[step]["val/maze_7/pass@4"] <= 1.0
+        assert (run_a / "validation" / f"step_{step}.json").is_file()
+    assert "val/maze_7/pass@1" not in rows[1]
+    for key in ("critic/score/mean", "actor/pg_loss", "actor/grad_norm", "actor/entropy", "response_length/mean",
+                "train_pass_rate/fraction_mixed", "training/rollout_probs_diff_mean", "timing_s/gen",
+                "timing_s/update_actor", "perf/throughput", "global_seqlen/balanced_max"):
+        assert math.isfinite(rows[1][key]), key
+    assert [rows[s]["training/epoch"] for s in (1, 2, 3)] == [0, 0, 1]  # 8 prompts / 4 per step
+    assert any(rows[s]["actor/grad_norm"] > 0 for s in (1, 2, 3))  # the scorer gives a learning signal
+    assert (run_a / TRACKER_FILE).read_text() == "3\n"
+    for step in (1, 2, 3):
+        step_dir = run_a / f"global_step_{step}"
+        assert (step_dir / "data.pt").is_file() and (step_dir / "trainer_state.pt").is_file()
+        assert (step_dir / "actor" / "extra_state_rank1.pt").is_file()  # both ranks wrote their state
+    counts = json.loads((run_a / "validation" / "step_3.json").read_text())["data_sources"]["maze_7"]
+    assert counts["num_samples"] == [4, 4, 4, 4]
+
+
+def test_hugging_face_export_loads(run_a, workspace):
+    exported = AutoModelForCausalLM.from_pretrained(run_a / "global_step_3" / "actor" / "huggingface")
+    initial = AutoModelForCausalLM.from_pretrained(workspace / "model")
+    assert exported.config.vocab_size == initial.config.vocab_size == 32
+    changed = [name for name, p in exported.state_dict().items() if not p.equal(initial.state_dict()[name])]
+    assert changed  # three updates moved the weights
+
+
+def test_resume_at_the_epoch_boundary_is_exact(run_a, workspace):
+    run_b = workspace / "run_b"
+    run_ppo(compose_config(overrides(workspace, run_b, "trainer.resume_mode=resume_path",
+                                     f"trainer.resume_from_path={run_a / 'global_step_2'}")))
+    resumed, original = metrics_by_step(run_b), metrics_by_step(run_a)
+    assert sorted(resumed) == [3]
+    assert reproducible(resumed[3]) == reproducible(original[3])
+
+
+def test_auto_resume_mid_epoch_is_exact(run_a, workspace):
+    run_c = workspace / "run_c"  # run A as if it had stopped after step 1
+    shutil.copytree(run_a, run_c, ignore=shutil.ignore_patterns("global_step_2", "global_step_3"))
+    (run_c / TRACKER_FILE).write_text("1\n")
+    run_ppo(compose_config(overrides(workspace, run_c, "trainer.resume_mode=auto")))
+    resumed, original = metrics_by_step(run_c), metrics_by_step(run_a)
+    assert sorted(resumed) == [0, 1, 2, 3]
+    for step in (2, 3):
+        assert reproducible(resumed[step]) == reproducible(original[step]), step
+
+
+def test_plot_commands_on_the_run_folder(run_a, workspace, tmp_path):
+    def plot(*args):
+        return subprocess.run([sys.executable, "-m", "maxrl.trainer.plots", *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+
+    result = plot("run", run_a, "--out", tmp_path / "plots")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["pass_at_k_maze_7.png", "training_curves.png"]
+    summary = plot("summary", run_a)
+    assert summary.returncode == 0 and summary.stdout.count("maze_7") == 3
+    compare = plot("compare", run_a, workspace / "run_b", "--labels", "a", "b", "--out", tmp_path / "cmp")
+    assert compare.returncode == 0, compare.stderr
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["maze_7"]["steps"] == {"a": 3, "b": 3}
