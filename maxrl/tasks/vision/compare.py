@@ -108,7 +108,21 @@ def markdown_table(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
+def line_styles(results: list[RunResult]) -> dict[str, dict[str, object]]:
+    """One colour per objective, one line style per number of rollouts; the untrained model in grey."""
+    objectives = list(dict.fromkeys(r.objective for r in results))
+    rollouts = sorted({r.num_rollouts for r in results if r.num_rollouts is not None})
+    dashes = ["-", "--", ":", "-."]
+    styles: dict[str, dict[str, object]] = {"untrained": {"color": "0.5", "linestyle": ":"}}
+    for r in results:
+        style_index = rollouts.index(r.num_rollouts) if r.num_rollouts is not None else 0
+        styles[r.label] = {"color": f"C{objectives.index(r.objective) % 10}",
+                           "linestyle": dashes[style_index % len(dashes)]}
+    return styles
+
+
 def write_report(results: list[RunResult], output_dir: Path, command: str) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output_dir / "comparison.json",
                       json.dumps({"command": command, "runs": [asdict(r) for r in results]}, indent=1) + "\n")
     write_text_atomic(output_dir / "comparison.md", f"Command: `{command}`\n\n{markdown_table(results)}")
@@ -119,10 +133,23 @@ def write_report(results: list[RunResult], output_dir: Path, command: str) -> No
                                  if key.startswith("val/pass@")} for r in rows}
         pass_curves = {"untrained": {int(key.split("@")[1]): value for key, value in rows[0].initial.items()
                                      if key.startswith("val/pass@")}, **pass_curves}
+        styles = line_styles(rows)
         plot_pass_at_k(pass_curves, output_dir / f"pass_at_k_{dataset}.png",
-                       f"{dataset}: pass@k after {steps} steps")
+                       f"{dataset}: pass@k after {steps} steps", styles)
         plot_metric_over_training({r.label: r.pass1_history for r in rows},
-                                  output_dir / f"pass1_over_training_{dataset}.png", f"{dataset}: validation pass@1")
+                                  output_dir / f"pass1_over_training_{dataset}.png", f"{dataset}: validation pass@1",
+                                  styles=styles)
+
+
+def load_report(output_dir: Path) -> tuple[list[RunResult], str]:
+    """The runs and command recorded in ``output_dir/comparison.json``."""
+    path = output_dir / "comparison.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run the comparison first (without --replot)")
+    recorded = json.loads(path.read_text())
+    runs = [RunResult(**{**run, "pass1_history": [tuple(point) for point in run["pass1_history"]]})
+            for run in recorded["runs"]]
+    return runs, recorded["command"]
 
 
 def parse_args(argv: list[str] | None = None):
@@ -136,6 +163,8 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--sweep-rollouts", type=int, nargs="*", default=[16, 128, 1024])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--eval-every", type=int, default=25)
+    parser.add_argument("--replot", action="store_true",
+                        help="only rebuild the table and plots from OUTPUT_DIR/comparison.json")
     return parser.parse_known_args(argv)
 
 
@@ -143,9 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args, overrides = parse_args(argv)
     output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    command = "python -m maxrl.tasks.vision.compare " + " ".join(sys.argv[1:] if argv is None else argv)
-    results = [run_one(dataset, objective, n, args, overrides) for dataset, objective, n in planned_runs(args)]
+    if args.replot:
+        results, command = load_report(output_dir)
+    else:
+        command = "python -m maxrl.tasks.vision.compare " + " ".join(sys.argv[1:] if argv is None else argv)
+        results = [run_one(dataset, objective, n, args, overrides) for dataset, objective, n in planned_runs(args)]
     write_report(results, output_dir, command)
     print(markdown_table(results))
 

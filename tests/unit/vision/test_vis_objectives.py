@@ -24,12 +24,19 @@ from maxrl.tasks.vision.objectives import (
     policy_gradient_loss,
 )
 
-torch.set_default_dtype(torch.float64)
-
-X = torch.tensor([[0.7, -1.2]])  # one image, two features
-W0 = torch.tensor([[0.3, -0.5, 1.1], [-0.4, 0.9, 0.2]])  # 3 classes
+X = torch.tensor([[0.7, -1.2]], dtype=torch.float64)  # one image, two features
+W0 = torch.tensor([[0.3, -0.5, 1.1], [-0.4, 0.9, 0.2]], dtype=torch.float64)  # 3 classes
 LABEL = 1  # p_y ~ 0.06: a hard example
 EPS = 1e-6  # the estimators' epsilon (maxrl, grpo)
+
+
+@pytest.fixture(autouse=True)
+def float64_rewards():
+    """Rewards and advantages take torch's default dtype: float64 here, so gradients compare to 1e-9."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def logits_of(weights: torch.Tensor, inputs: torch.Tensor = X) -> torch.Tensor:
