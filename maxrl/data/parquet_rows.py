@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 GROUND_TRUTH_COLUMN = "reward_model"
-OPTIONAL_COLUMNS = ("ability", "extra_info")
+OPTIONAL_COLUMNS = ("extra_info",)  # read when present; `ability` is not needed
 CHECK_CHUNK_ROWS = 8192
 
 
