@@ -15,6 +15,7 @@ INSTALL_REQUIRES = [
     "pyarrow>=15",
     "pandas>=2.0",
     "math-verify>=0.7",
+    "pebble>=5.0",
     "wandb>=0.18",
     "tensorboard>=2.15",
     "numpy>=1.26",

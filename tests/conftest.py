@@ -45,7 +45,8 @@ def tiny_model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_tokenizer(tiny_model_dir):
-    from transformers import AutoTokenizer
+def tiny_tokenizer():
+    """The same tokenizer as in `tiny_model_dir`, without building a model."""
+    from maxrl.utils.tiny_models import build_tiny_tokenizer
 
-    return AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    return build_tiny_tokenizer()
