@@ -1,0 +1,197 @@
+"""Summarise the maze comparison study: pass@k of MaxRL, GRPO and RLOO over seeds, and MaxRL's efficiency.
+
+    python -m maxrl.experiments.maze_compare STUDY_DIR --out evidence/maze_compare
+
+STUDY_DIR holds one run folder per training run, named ``n<rollouts>/<method>_seed<seed>``, and optionally
+``warm_start/`` (a validation-only run of the starting model); ``maze/compare_cpu.sh`` writes that layout.
+Each run's last validation (``validation/step_<N>.json``, per-maze success counts) gives the unbiased pass@k
+curve. Writes ``pass_at_k.png`` (one panel per rollout count, one curve per method: mean over seeds, band =
+min..max), ``table.md`` and ``results.json`` (every per-seed curve, the means and spreads, and the paper's
+test-time-scaling efficiency of MaxRL over GRPO from the seed-mean curves and seed by seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from maxrl.algorithms import test_time_scaling_efficiency  # noqa: E402
+from maxrl.trainer.tracking import write_text_atomic  # noqa: E402
+from maxrl.trainer.val_metrics import pass_at_k_curve, read_counts  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+RUN_NAME = re.compile(r"^(?P<method>[a-z0-9_]+)_seed(?P<seed>\d+)$")
+ROLLOUTS_DIR = re.compile(r"^n(?P<n>\d+)$")
+WARM_START = "warm_start"
+METHOD_ORDER = ("maxrl", "grpo", "rloo")
+TABLE_KS = (1, 4, 16, 64)
+
+
+def final_curve(run_dir: Path) -> dict:
+    """The unbiased pass@k curve of a run's last validation (its only data source)."""
+    validations = read_counts(run_dir)
+    if not validations:
+        raise FileNotFoundError(f"{run_dir}: no validation/step_<N>.json (did the run finish?)")
+    step, counts = validations[-1]
+    if len(counts) != 1:
+        raise ValueError(f"{run_dir}: expected one data source in the validation, found {sorted(counts)}")
+    (source, source_counts), = counts.items()
+    ks, values = pass_at_k_curve(source_counts)
+    return {"step": step, "data_source": source, "mazes": len(source_counts["num_samples"]), "ks": ks,
+            "pass_at_k": values}
+
+
+def discover_runs(study_dir: Path) -> dict[int, dict[str, dict[int, Path]]]:
+    """``{rollouts: {method: {seed: run folder}}}`` from the study's folder names."""
+    runs: dict[int, dict[str, dict[int, Path]]] = defaultdict(lambda: defaultdict(dict))
+    for n_dir in sorted(study_dir.iterdir()):
+        n_match = ROLLOUTS_DIR.match(n_dir.name)
+        if not (n_dir.is_dir() and n_match):
+            continue
+        for run_dir in sorted(n_dir.iterdir()):
+            run_match = RUN_NAME.match(run_dir.name)
+            if run_dir.is_dir() and run_match:
+                runs[int(n_match["n"])][run_match["method"]][int(run_match["seed"])] = run_dir
+    if not runs:
+        raise FileNotFoundError(f"{study_dir}: no run folders named n<rollouts>/<method>_seed<seed>")
+    return runs
+
+
+def seed_statistics(curves: Sequence[dict]) -> dict:
+    """Mean, min and max over seeds of pass@k at the k every seed evaluated."""
+    ks = sorted(set.intersection(*(set(curve["ks"]) for curve in curves)))
+    matrix = np.array([[dict(zip(c["ks"], c["pass_at_k"]))[k] for k in ks] for c in curves])
+    return {"ks": ks, "mean": matrix.mean(0).tolist(), "min": matrix.min(0).tolist(), "max": matrix.max(0).tolist(),
+            "seeds": len(curves)}
+
+
+def efficiency_record(ks_a, pass_a, ks_b, pass_b) -> dict:
+    result = test_time_scaling_efficiency(ks_a, pass_a, ks_b, pass_b)
+    return {"ratio": result.ratio, "k_star": result.k_star, "k_max": result.k_max, "target": result.target,
+            "reached": result.reached, "explanation": result.reason}
+
+
+def summarise(study_dir: Path) -> dict:
+    """Every curve of the study, the per-method seed statistics and MaxRL's efficiency over GRPO."""
+    runs = discover_runs(study_dir)
+    summary: dict = {"study_dir": str(study_dir), "rollouts": {}}
+    if (study_dir / WARM_START).is_dir():
+        summary["warm_start"] = final_curve(study_dir / WARM_START)
+    for n, methods in sorted(runs.items()):
+        per_method = {}
+        for method in sorted(methods, key=lambda m: (METHOD_ORDER + (m,)).index(m)):
+            curves = {seed: final_curve(path) for seed, path in sorted(methods[method].items())}
+            per_method[method] = {"per_seed": curves, "stats": seed_statistics(list(curves.values()))}
+        entry = {"methods": per_method}
+        if "maxrl" in per_method and "grpo" in per_method:
+            a, b = per_method["maxrl"]["stats"], per_method["grpo"]["stats"]
+            entry["efficiency_maxrl_over_grpo"] = {
+                "seed_mean": efficiency_record(a["ks"], a["mean"], b["ks"], b["mean"]),
+                "per_seed": {
+                    seed: efficiency_record(curve["ks"], curve["pass_at_k"], per_method["grpo"]["per_seed"][seed]["ks"],
+                                            per_method["grpo"]["per_seed"][seed]["pass_at_k"])
+                    for seed, curve in per_method["maxrl"]["per_seed"].items() if seed in per_method["grpo"]["per_seed"]
+                },
+            }
+        summary["rollouts"][n] = entry
+    return summary
+
+
+def _cell(stats: Mapping, k: int) -> str:
+    if k not in stats["ks"]:
+        return "–"
+    i = stats["ks"].index(k)
+    return f"{stats['mean'][i]:.3f} ({stats['min'][i]:.3f}–{stats['max'][i]:.3f})"
+
+
+def _ratio(record: Mapping) -> str:
+    if not record["reached"]:
+        return "not reached"
+    bound = "≥ " if record["k_star"] == 1 else ""
+    return f"{bound}{record['ratio']:.2f}×"
+
+
+def markdown_table(summary: Mapping) -> str:
+    """pass@k as ``mean (min–max over seeds)``, and MaxRL's efficiency over GRPO per rollout count."""
+    ks = [k for k in TABLE_KS]
+    lines = ["| rollouts N | method | seeds | " + " | ".join(f"pass@{k}" for k in ks) + " |",
+             "|---|---|---|" + "---|" * len(ks)]
+    if "warm_start" in summary:
+        warm = summary["warm_start"]
+        stats = {"ks": warm["ks"], "mean": warm["pass_at_k"], "min": warm["pass_at_k"], "max": warm["pass_at_k"]}
+        lines.append("| – | warm start | – | " + " | ".join(_cell(stats, k).split(" (")[0] for k in ks) + " |")
+    for n, entry in summary["rollouts"].items():
+        for method, result in entry["methods"].items():
+            stats = result["stats"]
+            lines.append(f"| {n} | {method} | {stats['seeds']} | " + " | ".join(_cell(stats, k) for k in ks) + " |")
+    lines += ["", "Test-time-scaling efficiency of MaxRL over GRPO (GRPO's pass@k_max reached by MaxRL at k*; "
+              "ratio = k_max / k*):", "", "| rollouts N | seed-mean curves | per seed |", "|---|---|---|"]
+    for n, entry in summary["rollouts"].items():
+        if "efficiency_maxrl_over_grpo" not in entry:
+            continue
+        eff = entry["efficiency_maxrl_over_grpo"]
+        per_seed = ", ".join(f"seed {seed}: {_ratio(record)}" for seed, record in eff["per_seed"].items())
+        lines.append(f"| {n} | {_ratio(eff['seed_mean'])} (GRPO pass@{eff['seed_mean']['k_max']:g} = "
+                     f"{eff['seed_mean']['target']:.3f}) | {per_seed} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: Mapping, path: Path) -> Path:
+    """One panel per rollout count: each method's seed-mean pass@k (band = min..max), the warm start dashed."""
+    rollouts = list(summary["rollouts"])
+    fig, axes = plt.subplots(1, len(rollouts), figsize=(5.2 * len(rollouts), 4.2), squeeze=False, sharey=True)
+    for ax, n in zip(axes[0], rollouts):
+        if "warm_start" in summary:
+            warm = summary["warm_start"]
+            ax.plot(warm["ks"], warm["pass_at_k"], "k--", linewidth=1, label="warm start")
+        for method, result in summary["rollouts"][n]["methods"].items():
+            stats = result["stats"]
+            (line,) = ax.plot(stats["ks"], stats["mean"], marker="o", markersize=3,
+                              label=f"{method} ({stats['seeds']} seeds)")
+            ax.fill_between(stats["ks"], stats["min"], stats["max"], color=line.get_color(), alpha=0.2)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("k (samples per maze)")
+        ax.set_title(f"N = {n} rollouts per prompt")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    axes[0][0].set_ylabel("pass@k (unbiased, test mazes)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m maxrl.experiments.maze_compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("study_dir", type=Path, help="folder with n<rollouts>/<method>_seed<seed>/ run folders")
+    parser.add_argument("--out", type=Path, required=True, help="folder for pass_at_k.png, table.md, results.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    summary = summarise(args.study_dir)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = markdown_table(summary)
+    write_text_atomic(args.out / "table.md", table)
+    write_text_atomic(args.out / "results.json", json.dumps(summary, indent=1))
+    plot(summary, args.out / "pass_at_k.png")
+    sys.stdout.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

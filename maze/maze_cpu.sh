@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The maze experiment at CPU scale: 9x9 mazes, a 0.5M-parameter Qwen2 warm-started by supervised training,
+# then MaxRL through the full stack (Ray, FSDP2 on gloo, HF rollout, maze verifier). Nothing is downloaded.
+#
+#   bash maze/maze_cpu.sh                        # data + warm start on first use, then RL
+#   SFT_MODEL=outputs/maze_cpu/sft/checkpoint-400 ADVANTAGE_ESTIMATOR=grpo bash maze/maze_cpu.sh
+#
+# Steps (each skipped when its output exists under $MAXRL_OUTPUT_DIR/maze_cpu):
+#   data/   python maze/generate_maze.py --size 9 (20,000 mazes, 128 test mazes), ~5 s
+#   sft/    python maze/sft.py, the warm-start recipe of docs/experiments.md (400 steps; test pass@1 ~7%)
+#   rl_<estimator>_n<N>/   the RL run: metrics.jsonl, validation/step_<N>.json, global_step_<N>/
+# The RL run prints pass@1 and pass@VAL_N on the test mazes before the first step and after the last.
+#
+# Optional: MAXRL_OUTPUT_DIR (./outputs), SFT_MODEL (skip the warm start), ADVANTAGE_ESTIMATOR (maxrl),
+# ROLLOUT_N (8), STEPS (12), TRAIN_BATCH (8 mazes per step), LR (1e-4), VAL_MAZES (32), VAL_N (16),
+# N_WORKERS (1 FSDP process), SEED (1), RUN_DIR (the RL run folder), DRY_RUN=1; extra arguments are Hydra
+# overrides.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
+
+PYTHON="${PYTHON:-python3}"
+ROOT="${MAXRL_OUTPUT_DIR:-./outputs}/maze_cpu"
+DATA_DIR="$ROOT/data"
+maxrl_check_estimator
+for name in ROLLOUT_N STEPS TRAIN_BATCH VAL_MAZES VAL_N N_WORKERS SEED; do
+  declare "$name=${!name:-$(case $name in ROLLOUT_N) echo 8;; STEPS) echo 12;; TRAIN_BATCH) echo 8;;
+    VAL_MAZES) echo 32;; VAL_N) echo 16;; N_WORKERS) echo 1;; SEED) echo 1;; esac)}"
+  maxrl_require_int "$name"
+done
+LR="${LR:-1e-4}"
+RUN_DIR="${RUN_DIR:-$ROOT/rl_${ADVANTAGE_ESTIMATOR}_n${ROLLOUT_N}}"
+# One intra-op thread per process: the workers and the reward pool share two cores.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" HF_HUB_OFFLINE=1 WANDB_MODE="${WANDB_MODE:-offline}"
+# A private local Ray: without a token (Ray >= 2.60 turns token auth on, and `ray start` then refuses
+# its own driver) and on a free port, so that other jobs on this machine do not collide with it.
+export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}" RAY_USAGE_STATS_ENABLED=0
+export RAY_PORT="${RAY_PORT:-$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')}"
+
+if [ "${DRY_RUN:-0}" != "1" ]; then
+  if [ ! -e "$DATA_DIR/train.parquet" ]; then
+    "$PYTHON" maze/generate_maze.py --size 9 --num-mazes 20000 --test-size 128 --seed 0 \
+      --formats parquet --no-progress --out "$DATA_DIR"
+  fi
+  if [ -z "${SFT_MODEL:-}" ]; then
+    SFT_MODEL="$ROOT/sft/checkpoint-400"
+    if [ ! -e "$SFT_MODEL/config.json" ]; then
+      "$PYTHON" maze/sft.py --train-data "$DATA_DIR/train.parquet" --test-data "$DATA_DIR/test.parquet" \
+        --output-dir "$ROOT/sft" --max-steps 400 --hidden-size 128 --intermediate-size 512 --num-layers 2 \
+        --micro-batch-size 32 --learning-rate 1e-3 --eval-every 0 --eval-num-mazes 64 --eval-n 8 \
+        --eval-ks 1 8 --save-every 0 --no-progress --num-threads 1 --device cpu
+    fi
+  fi
+  maxrl_require_path SFT_MODEL "the warm-started maze model folder written by maze/sft.py"
+  # Validation uses the first VAL_MAZES test mazes, so every run is scored on the same ones.
+  VAL_FILE="$DATA_DIR/test_first${VAL_MAZES}.parquet"
+  [ -e "$VAL_FILE" ] || "$PYTHON" -c "import pandas, sys; pandas.read_parquet(sys.argv[1]).head(int(sys.argv[3])).to_parquet(sys.argv[2])" \
+    "$DATA_DIR/test.parquet" "$VAL_FILE" "$VAL_MAZES"
+else
+  SFT_MODEL="${SFT_MODEL:-$ROOT/sft/checkpoint-400}"
+  VAL_FILE="$DATA_DIR/test_first${VAL_MAZES}.parquet"
+fi
+RAY_NUM_CPUS="${RAY_NUM_CPUS:-$((N_WORKERS + 1))}"
+
+# maxrl_train replaces its shell, so it runs in a subshell and the summary prints afterwards.
+( maxrl_train \
+  algorithm.adv_estimator="$ADVANTAGE_ESTIMATOR" \
+  algorithm.use_kl_in_reward=False \
+  data.train_files="$DATA_DIR/train.parquet" \
+  data.val_files="$VAL_FILE" \
+  data.train_batch_size="$TRAIN_BATCH" \
+  data.max_prompt_length=128 \
+  data.max_response_length=32 \
+  data.apply_chat_template=False \
+  data.seed="$SEED" \
+  actor_rollout_ref.model.path="$SFT_MODEL" \
+  actor_rollout_ref.actor.dtype=fp32 \
+  actor_rollout_ref.actor.optim.lr="$LR" \
+  actor_rollout_ref.actor.ppo_mini_batch_size="$TRAIN_BATCH" \
+  actor_rollout_ref.actor.use_kl_loss=False \
+  actor_rollout_ref.rollout.name=hf \
+  actor_rollout_ref.rollout.dtype=fp32 \
+  actor_rollout_ref.rollout.n="$ROLLOUT_N" \
+  actor_rollout_ref.rollout.temperature=1.0 \
+  actor_rollout_ref.rollout.val_kwargs.n="$VAL_N" \
+  actor_rollout_ref.rollout.val_kwargs.do_sample=True \
+  actor_rollout_ref.rollout.val_kwargs.temperature=1.0 \
+  +reward_model.reward_kwargs.num_processes=1 \
+  trainer.project_name=maxrl_maze_cpu \
+  trainer.experiment_name="maze9_${ADVANTAGE_ESTIMATOR}_n${ROLLOUT_N}_seed${SEED}" \
+  trainer.logger='[console,file]' \
+  trainer.device=cpu \
+  trainer.n_gpus_per_node="$N_WORKERS" \
+  trainer.nnodes=1 \
+  trainer.seed="$SEED" \
+  trainer.val_before_train=True \
+  trainer.total_training_steps="$STEPS" \
+  trainer.save_freq=-1 \
+  trainer.default_local_dir="$RUN_DIR" \
+  "$@" )
+[ "${DRY_RUN:-0}" = "1" ] || "$PYTHON" -m maxrl.trainer.plots summary "$RUN_DIR"
