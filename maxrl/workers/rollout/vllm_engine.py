@@ -146,7 +146,7 @@ def engine_arguments(
         trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
         hf_overrides=overrides or None,
         dtype=dtype,
-        seed=seed,
+        seed=seed % 2**32,  # vLLM also seeds numpy's legacy generator, which takes 32 bits
         tensor_parallel_size=tensor_parallel,
         distributed_executor_backend="external_launcher" if tensor_parallel > 1 else "uni",
         gpu_memory_utilization=float(rollout.gpu_memory_utilization),
