@@ -18,8 +18,8 @@ __all__ = ["build_device_mesh", "decoder_layers", "shard_model", "worker_device"
 
 
 def worker_device() -> torch.device:
-    """This rank's device: its CUDA device under NCCL, else the CPU."""
-    if dist.get_backend() == "nccl":
+    """This rank's device: its CUDA device when the world uses NCCL (e.g. ``cpu:gloo,cuda:nccl``), else the CPU."""
+    if "nccl" in str(dist.get_backend()):
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
