@@ -19,7 +19,7 @@ __all__ = ["build_device_mesh", "decoder_layers", "shard_model", "worker_device"
 
 def worker_device() -> torch.device:
     """This rank's device: its CUDA device when the world uses NCCL (e.g. ``cpu:gloo,cuda:nccl``), else the CPU."""
-    if "nccl" in str(dist.get_backend()):
+    if "nccl" in dist.get_backend_config():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
