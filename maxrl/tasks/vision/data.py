@@ -7,6 +7,8 @@ Evaluation shards the eval set by rank without padding, so summed metrics count 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, DistributedSampler, Subset
@@ -47,10 +49,12 @@ def build_train_loader(
     sampler = DistributedSampler(
         dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed, drop_last=True
     )
-    loader = StatefulDataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, drop_last=True, num_workers=num_workers,
-        pin_memory=info.device.type == "cuda", persistent_workers=num_workers > 0,
-    )
+    with warnings.catch_warnings():  # torchdata's constructor calls the deprecated torch.set_vital
+        warnings.filterwarnings("ignore", message="'set_vital' is deprecated", category=UserWarning)
+        loader = StatefulDataLoader(
+            dataset, batch_size=batch_size, sampler=sampler, drop_last=True, num_workers=num_workers,
+            pin_memory=info.device.type == "cuda", persistent_workers=num_workers > 0,
+        )
     return loader, sampler
 
 

@@ -17,15 +17,6 @@ TINY_MIXTURE = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, especially on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def run_config(tmp_path, *overrides):
     return build_config([*TINY_MIXTURE, f"trainer.output_dir={tmp_path}", *overrides])
 
