@@ -3,60 +3,63 @@
 # every run gets identical data order, steps, batch, learning rate, rollouts per prompt and seed; only the
 # advantage estimator differs. Each final model is then scored with VAL_N samples per test maze.
 #
-#   bash maze/compare_cpu.sh                      # ~1 hour on 2 free cores
+#   bash maze/compare_cpu.sh                      # about an hour on 2 free cores
 #   SFT_MODEL=outputs/maze_cpu/sft/checkpoint-400 SEEDS="1 2 3" bash maze/compare_cpu.sh
 #
-# Every run goes through maze/maze_cpu.sh (which also makes the data and the warm start on first use), so
-# the study trains exactly what that launcher trains. Writes under $MAXRL_OUTPUT_DIR/maze_cpu/compare:
-#   warm_start/ (a validation-only run of the starting model), n<N>/<method>_seed<S>/ (one run each),
-#   logs/, and the summary in $STUDY_OUT (default $MAXRL_OUTPUT_DIR/maze_cpu/compare/summary):
-#   pass_at_k.png, table.md, results.json (python -m maxrl.experiments.maze_compare).
+# Every run is composed by maze/maze_cpu.sh (DRY_RUN=1 prints its config), so the study trains exactly what
+# that launcher trains; the launcher itself first makes the data and the warm start if needed and validates
+# the starting model. The training runs then go one after another in one process on one Ray cluster
+# (python -m maxrl.experiments.run_configs), which saves a Ray start per run. Writes under
+# $MAXRL_OUTPUT_DIR/maze_cpu/compare: warm_start/, n<N>/<method>_seed<S>/ (one run folder each), configs/,
+# logs/, and the summary in $STUDY_OUT (default .../compare/summary): pass_at_k.png, table.md, results.json
+# (python -m maxrl.experiments.maze_compare). A finished run is skipped, so a rerun resumes the study.
 # Optional: METHODS ("maxrl grpo rloo"), ROLLOUT_NS ("8 32"), SEEDS ("1 2"), STEPS (10), VAL_N (64),
-# plus maze_cpu.sh's TRAIN_BATCH, LR, VAL_MAZES; DRY_RUN=1 prints the plan and each run's config; extra
-# arguments are Hydra overrides for every run. A finished run (its last validation written) is skipped.
+# SFT_MODEL and maze_cpu.sh's TRAIN_BATCH, LR, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra
+# arguments are Hydra overrides for every run.
 set -euo pipefail
 HERE="$(dirname "${BASH_SOURCE[0]}")"
 source "$HERE/../maxrl/launch/launcher.sh"
+source "$HERE/../maxrl/experiments/cpu_launch.sh"
 
-PYTHON="${PYTHON:-python3}"
+maxrl_cpu_env
 ROOT="${MAXRL_OUTPUT_DIR:-./outputs}/maze_cpu/compare"
 STUDY_OUT="${STUDY_OUT:-$ROOT/summary}"
-METHODS="${METHODS:-maxrl grpo rloo}"
-ROLLOUT_NS="${ROLLOUT_NS:-8 32}"
-SEEDS="${SEEDS:-1 2}"
+METHODS="${METHODS:-maxrl grpo rloo}" ROLLOUT_NS="${ROLLOUT_NS:-8 32}" SEEDS="${SEEDS:-1 2}"
 export STEPS="${STEPS:-10}" VAL_N="${VAL_N:-64}"
 maxrl_require_int STEPS
 maxrl_require_int VAL_N
 for method in $METHODS; do ADVANTAGE_ESTIMATOR="$method" maxrl_check_estimator; done
-for value in $ROLLOUT_NS $SEEDS; do [[ "$value" =~ ^[1-9][0-9]*$ ]] || maxrl_die "ROLLOUT_NS and SEEDS take positive whole numbers, got '$value'"; done
-mkdir -p "$ROOT/logs"
+for value in $ROLLOUT_NS $SEEDS; do
+  [[ "$value" =~ ^[1-9][0-9]*$ ]] || maxrl_die "ROLLOUT_NS and SEEDS take positive whole numbers, got '$value'"
+done
+mkdir -p "$ROOT/logs" "$ROOT/configs"
+log() { echo "[compare] $(date -u +%H:%M:%S) $*"; }
 
-# run NAME RUN_DIR [ENV=VALUE...] -- [OVERRIDES...] : one maze_cpu.sh run, logged, skipped when finished.
-run() {
-  local name="$1" run_dir="$2"; shift 2
-  local env=()
-  while [ "$1" != "--" ]; do env+=("$1"); shift; done
-  shift
-  if [ "${DRY_RUN:-0}" != "1" ] && ls "$run_dir"/validation/step_*.json > /dev/null 2>&1 \
-      && [ -e "$run_dir/.done" ]; then
-    echo "[compare] $name: already finished, skipped"
-    return
-  fi
-  echo "[compare] $(date -u +%H:%M:%S) $name -> $run_dir (log: $ROOT/logs/$name.log)"
-  env "${env[@]}" RUN_DIR="$run_dir" bash "$HERE/maze_cpu.sh" "$@" > "$ROOT/logs/$name.log" 2>&1 \
-    || maxrl_die "$name failed; see $ROOT/logs/$name.log"
-  [ "${DRY_RUN:-0}" = "1" ] || touch "$run_dir/.done"
-}
+if [ "${DRY_RUN:-0}" = "1" ] || [ ! -e "$ROOT/warm_start/.done" ]; then
+  log "warm start: data, model and its validation (log: $ROOT/logs/warm_start.log)"
+  RUN_DIR="$ROOT/warm_start" bash "$HERE/maze_cpu.sh" trainer.val_only=True "$@" > "$ROOT/logs/warm_start.log" 2>&1 \
+    || maxrl_die "the warm-start validation failed; see $ROOT/logs/warm_start.log"
+  [ "${DRY_RUN:-0}" = "1" ] || touch "$ROOT/warm_start/.done"
+fi
 
-run warm_start "$ROOT/warm_start" ADVANTAGE_ESTIMATOR=maxrl -- trainer.val_only=True "$@"
+configs=()
 for seed in $SEEDS; do
   for n in $ROLLOUT_NS; do
     for method in $METHODS; do
-      run "n${n}_${method}_seed${seed}" "$ROOT/n$n/${method}_seed$seed" \
-        ADVANTAGE_ESTIMATOR="$method" ROLLOUT_N="$n" SEED="$seed" -- trainer.val_before_train=False "$@"
+      config="$ROOT/configs/n${n}_${method}_seed${seed}.yaml"
+      DRY_RUN=1 ADVANTAGE_ESTIMATOR="$method" ROLLOUT_N="$n" SEED="$seed" RUN_DIR="$ROOT/n$n/${method}_seed$seed" \
+        bash "$HERE/maze_cpu.sh" trainer.val_before_train=False "$@" > "$config" \
+        || maxrl_die "composing $config failed"
+      configs+=("$config")
     done
   done
 done
+log "${#configs[@]} runs composed in $ROOT/configs"
 [ "${DRY_RUN:-0}" = "1" ] && exit 0
+
+log "training (log: $ROOT/logs/training.log)"
+"$PYTHON" -m maxrl.launch.ray_cluster --num-cpus "${RAY_NUM_CPUS:-2}" -- \
+  "$PYTHON" -m maxrl.experiments.run_configs "${configs[@]}" > "$ROOT/logs/training.log" 2>&1 \
+  || maxrl_die "training failed; see $ROOT/logs/training.log"
 "$PYTHON" -m maxrl.experiments.maze_compare "$ROOT" --out "$STUDY_OUT"
-echo "[compare] $(date -u +%H:%M:%S) plot: $STUDY_OUT/pass_at_k.png  table: $STUDY_OUT/table.md"
+log "plot: $STUDY_OUT/pass_at_k.png  table: $STUDY_OUT/table.md"

@@ -17,24 +17,17 @@
 # overrides.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/experiments/cpu_launch.sh"
 
-PYTHON="${PYTHON:-python3}"
 ROOT="${MAXRL_OUTPUT_DIR:-./outputs}/maze_cpu"
 DATA_DIR="$ROOT/data"
+maxrl_cpu_env
 maxrl_check_estimator
-for name in ROLLOUT_N STEPS TRAIN_BATCH VAL_MAZES VAL_N N_WORKERS SEED; do
-  declare "$name=${!name:-$(case $name in ROLLOUT_N) echo 8;; STEPS) echo 12;; TRAIN_BATCH) echo 8;;
-    VAL_MAZES) echo 32;; VAL_N) echo 16;; N_WORKERS) echo 1;; SEED) echo 1;; esac)}"
-  maxrl_require_int "$name"
-done
+ROLLOUT_N="${ROLLOUT_N:-8}" STEPS="${STEPS:-12}" TRAIN_BATCH="${TRAIN_BATCH:-8}" SEED="${SEED:-1}"
+VAL_MAZES="${VAL_MAZES:-32}" VAL_N="${VAL_N:-16}" N_WORKERS="${N_WORKERS:-1}"
+for name in ROLLOUT_N STEPS TRAIN_BATCH SEED VAL_MAZES VAL_N N_WORKERS; do maxrl_require_int "$name"; done
 LR="${LR:-1e-4}"
 RUN_DIR="${RUN_DIR:-$ROOT/rl_${ADVANTAGE_ESTIMATOR}_n${ROLLOUT_N}}"
-# One intra-op thread per process: the workers and the reward pool share two cores.
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" HF_HUB_OFFLINE=1 WANDB_MODE="${WANDB_MODE:-offline}"
-# A private local Ray: without a token (Ray >= 2.60 turns token auth on, and `ray start` then refuses
-# its own driver) and on a free port, so that other jobs on this machine do not collide with it.
-export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}" RAY_USAGE_STATS_ENABLED=0
-export RAY_PORT="${RAY_PORT:-$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')}"
 
 if [ "${DRY_RUN:-0}" != "1" ]; then
   if [ ! -e "$DATA_DIR/train.parquet" ]; then
@@ -61,8 +54,7 @@ else
 fi
 RAY_NUM_CPUS="${RAY_NUM_CPUS:-$((N_WORKERS + 1))}"
 
-# maxrl_train replaces its shell, so it runs in a subshell and the summary prints afterwards.
-( maxrl_train \
+maxrl_cpu_train_and_summarise "$RUN_DIR" \
   algorithm.adv_estimator="$ADVANTAGE_ESTIMATOR" \
   algorithm.use_kl_in_reward=False \
   data.train_files="$DATA_DIR/train.parquet" \
@@ -95,6 +87,4 @@ RAY_NUM_CPUS="${RAY_NUM_CPUS:-$((N_WORKERS + 1))}"
   trainer.val_before_train=True \
   trainer.total_training_steps="$STEPS" \
   trainer.save_freq=-1 \
-  trainer.default_local_dir="$RUN_DIR" \
-  "$@" )
-[ "${DRY_RUN:-0}" = "1" ] || "$PYTHON" -m maxrl.trainer.plots summary "$RUN_DIR"
+  "$@"

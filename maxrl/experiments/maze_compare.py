@@ -2,7 +2,8 @@
 
     python -m maxrl.experiments.maze_compare STUDY_DIR --out evidence/maze_compare
 
-STUDY_DIR holds one run folder per training run, named ``n<rollouts>/<method>_seed<seed>``, and optionally
+STUDY_DIR holds one run folder per training run, named ``n<rollouts>/<method>_seed<seed>`` (runs without the
+``.done`` marker of `maxrl.experiments.run_configs` are left out), and optionally
 ``warm_start/`` (a validation-only run of the starting model); ``maze/compare_cpu.sh`` writes that layout.
 Each run's last validation (``validation/step_<N>.json``, per-maze success counts) gives the unbiased pass@k
 curve. Writes ``pass_at_k.png`` (one panel per rollout count, one curve per method: mean over seeds, band =
@@ -28,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from maxrl.algorithms import test_time_scaling_efficiency  # noqa: E402
+from maxrl.experiments.run_configs import DONE_MARKER  # noqa: E402
 from maxrl.trainer.tracking import write_text_atomic  # noqa: E402
 from maxrl.trainer.val_metrics import pass_at_k_curve, read_counts  # noqa: E402
 
@@ -63,10 +65,14 @@ def discover_runs(study_dir: Path) -> dict[int, dict[str, dict[int, Path]]]:
             continue
         for run_dir in sorted(n_dir.iterdir()):
             run_match = RUN_NAME.match(run_dir.name)
-            if run_dir.is_dir() and run_match:
-                runs[int(n_match["n"])][run_match["method"]][int(run_match["seed"])] = run_dir
+            if not (run_dir.is_dir() and run_match):
+                continue
+            if not (run_dir / DONE_MARKER).exists():
+                logger.warning("%s: unfinished (no %s), left out of the summary", run_dir, DONE_MARKER)
+                continue
+            runs[int(n_match["n"])][run_match["method"]][int(run_match["seed"])] = run_dir
     if not runs:
-        raise FileNotFoundError(f"{study_dir}: no run folders named n<rollouts>/<method>_seed<seed>")
+        raise FileNotFoundError(f"{study_dir}: no finished run folders named n<rollouts>/<method>_seed<seed>")
     return runs
 
 

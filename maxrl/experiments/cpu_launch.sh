@@ -1,0 +1,23 @@
+# Shared helpers for the CPU-scale experiment launchers (sourced after maxrl/launch/launcher.sh).
+
+# maxrl_cpu_env : settings every CPU run needs on a small shared machine.
+maxrl_cpu_env() {
+  PYTHON="${PYTHON:-python3}"
+  # One intra-op thread per process: the FSDP workers and the reward pool share a few cores.
+  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" HF_HUB_OFFLINE=1 WANDB_MODE="${WANDB_MODE:-offline}"
+  # A private local Ray without a token (Ray >= 2.60 turns token auth on, and `ray start` then refuses
+  # its own driver) on a free port, so that other jobs on the machine cannot collide with it.
+  export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}" RAY_USAGE_STATS_ENABLED=0
+  export RAY_PORT="${RAY_PORT:-$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')}"
+}
+
+# maxrl_cpu_train_and_summarise RUN_DIR OVERRIDES... : train (maxrl_train replaces its shell, so it runs in a
+# subshell), then print the run's pass@k table: the validation before the first step and after the last.
+maxrl_cpu_train_and_summarise() {
+  local run_dir="$1"; shift
+  ( maxrl_train trainer.default_local_dir="$run_dir" "$@" )
+  if [ "${DRY_RUN:-0}" != "1" ]; then
+    echo "pass@k on the validation set (first line: before training, last line: after):"
+    "$PYTHON" -m maxrl.trainer.plots summary "$run_dir"
+  fi
+}
