@@ -69,11 +69,11 @@ class CheckpointManager:
         data_state: dict[str, Any],
         trainer_state: dict[str, Any],
     ) -> Path:
-        """Write step `step`; `save_actor(actor_dir)` stores the model (its shards and the HF export)."""
+        """Write step `step`; `save_actor(actor_dir)` creates ``actor/`` with the model (shards and HF export)."""
         step_dir = self.step_dir(step)
         if step_dir.exists():  # a half-written folder from a crash, or a re-run of the same step
             shutil.rmtree(step_dir)
-        (step_dir / ACTOR_DIR).mkdir(parents=True)
+        step_dir.mkdir(parents=True)
         save_actor(step_dir / ACTOR_DIR)
         save_torch_atomic(data_state, step_dir / DATA_STATE_FILE)
         save_torch_atomic(trainer_state, step_dir / TRAINER_STATE_FILE)

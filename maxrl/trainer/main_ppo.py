@@ -17,7 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from maxrl.config import MAIN_CONFIG
-from maxrl.config.checks import as_list, check_config
+from maxrl.config.checks import ConfigError, as_list, check_config
 
 # torch, Ray and the model code are imported inside the functions that need them, so that
 # `--cfg job` and config errors come back in a second.
@@ -168,7 +168,10 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
 
 @hydra.main(config_path="../config", config_name=MAIN_CONFIG, version_base=None)
 def main(config: DictConfig) -> None:
-    run_ppo(config)
+    try:
+        run_ppo(config)
+    except ConfigError as error:  # the problems alone, without a traceback through Hydra
+        raise SystemExit(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from maxrl.algorithms import agg_loss, build_kl_controller, compute_advantage, get_advantage_spec, kl_penalty
-from maxrl.config.checks import validation_ks
+from maxrl.config.checks import as_list, validation_ks
 from maxrl.data.batch import Batch
 from maxrl.data.loader import build_dataloader
 from maxrl.trainer.balance import balanced_layout, tokens_per_rank
@@ -105,7 +105,7 @@ class RayPPOTrainer:
         self._restore()
         trainer_cfg = self.config.trainer
         self.tracker = Tracker(
-            list(trainer_cfg.logger), self.run_dir, trainer_cfg.project_name, trainer_cfg.experiment_name,
+            as_list(trainer_cfg.logger), self.run_dir, trainer_cfg.project_name, trainer_cfg.experiment_name,
             OmegaConf.to_container(self.config, resolve=True), self.total_steps, self.global_step, self._wandb_run_id,
         )
         metrics: dict[str, float] = {}

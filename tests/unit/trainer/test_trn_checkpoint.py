@@ -7,6 +7,7 @@ from maxrl.trainer.checkpoint import TRACKER_FILE, CheckpointManager, step_of
 
 
 def fake_actor_save(actor_dir):
+    actor_dir.mkdir()
     (actor_dir / "model_world_size_1_rank_0.pt").write_bytes(b"weights")
 
 
