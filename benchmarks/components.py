@@ -1,0 +1,124 @@
+"""Rollout, log-prob and update: each framework call against its bare baseline on the same batch.
+
+The framework side is the real path: one `ActorRolloutRefWorker` in a Ray `WorkerGroup` (FSDP2 over a
+one-rank gloo world), called with ``dispatch`` as the trainer calls it, so the ratio includes Ray,
+serialisation, sharding and the worker's bookkeeping. The rollout backend is also timed on its own,
+in this process, to tell the backend's cost from the worker's. Baselines run in this process with the
+worker's thread count. Every sample runs to the full response length (``ignore_eos``), so both sides
+generate the same number of tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+import torch
+
+from benchmarks.baselines import BarePolicyUpdate, RawGenerate, bare_log_probs, load_plain_model
+from benchmarks.stats import Comparison, compare
+from benchmarks.workspace import RunShape, Workspace
+from maxrl.data.batch import Batch
+
+__all__ = ["WORKER_THREADS", "benchmark_components", "first_prompts"]
+
+logger = logging.getLogger(__name__)
+
+WORKER_THREADS = 1
+"""Torch threads of a worker (one CPU per bundle); the baselines use as many."""
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def first_prompts(workspace: Workspace, config, count: int) -> tuple[Batch, object]:
+    """The first `count` training prompts, collated by the data loader as the trainer gets them, and the
+    tokenizer."""
+    from maxrl.data.dataset import RLDataset
+    from maxrl.data.loader import build_dataloader
+    from maxrl.trainer.main_ppo import load_tokenizer
+
+    tokenizer = load_tokenizer(str(workspace.model_dir))
+    dataset = RLDataset([str(workspace.train_file)], tokenizer, config.data)
+    loader = build_dataloader(dataset, config.data, batch_size=count, shuffle=False, seed=0, drop_last=True)
+    return Batch.from_dict(next(iter(loader))), tokenizer
+
+
+def _tokens(batch: Batch) -> int:
+    return int(batch["attention_mask"].sum())
+
+
+def _with_advantages(samples: Batch, old_log_probs: Batch) -> Batch:
+    """An update batch: the samples, their log-probs, and fixed random per-sample advantages."""
+    generator = torch.Generator().manual_seed(0)
+    advantages = torch.randn(len(samples), 1, generator=generator) * samples["response_mask"]
+    return samples.union(old_log_probs).union(Batch({"advantages": advantages}))
+
+
+def benchmark_components(workspace: Workspace, shape: RunShape, repeats: int, warmup: int) -> dict[str, Comparison]:
+    """Rollout, log-prob and update comparisons on `shape` (one worker)."""
+    from maxrl.controller import ResourcePool, WorkerGroup
+    from maxrl.trainer.main_ppo import worker_config
+    from maxrl.workers import ActorRolloutRefWorker
+    from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
+
+    shape = replace(shape, workers=1, ignore_eos=True)
+    config = worker_config(workspace.config(shape), total_steps=1_000)
+    prompts, tokenizer = first_prompts(workspace, config, shape.prompts)
+    rollout_cfg = config.actor_rollout_ref.rollout
+    sampling = sampling_params_from_config(rollout_cfg, stop_token_ids(str(workspace.model_dir), tokenizer))
+    temperature = float(rollout_cfg.temperature)
+    results: dict[str, Comparison] = {}
+    pool = ResourcePool(1, 1, "cpu", cpus_per_worker=WORKER_THREADS)
+    try:
+        with WorkerGroup(ActorRolloutRefWorker, pool, config, timeout_s=900) as group, torch_threads(WORKER_THREADS):
+            plain = load_plain_model(str(workspace.model_dir))
+            backend = build_rollout("hf", config=config, tokenizer=tokenizer, device="cpu", seed=0)
+
+            def worker_generate() -> int:
+                return int(group.dispatch("generate_sequences", prompts)["response_mask"].sum())
+
+            def backend_generate() -> int:
+                return int(backend.generate(prompts, sampling)["response_mask"].sum())
+
+            logger.info("rollout: %d prompts x n=%d, %d tokens each", len(prompts), shape.n, shape.response_length)
+            results |= compare(
+                ("model.generate", RawGenerate(plain, prompts, sampling, tokenizer.pad_token_id)),
+                {"rollout hf: worker.generate_sequences": worker_generate, "rollout hf: backend.generate": backend_generate},
+                "generated tokens", repeats, warmup,
+            )
+            samples = group.dispatch("generate_sequences", prompts)
+
+            def worker_log_probs() -> int:
+                group.dispatch("compute_log_prob", samples, calculate_entropy=True)
+                return _tokens(samples)
+
+            def bare_forward() -> int:
+                bare_log_probs(plain, samples, temperature, with_entropy=True)
+                return _tokens(samples)
+
+            logger.info("log-prob: %d samples", len(samples))
+            results |= compare(("bare forward", bare_forward), {"log-prob: worker.compute_log_prob": worker_log_probs},
+                               "tokens", repeats, warmup)
+            batch = _with_advantages(samples, group.dispatch("compute_log_prob", samples))
+            bare_update = BarePolicyUpdate(plain, config)
+
+            def worker_update() -> int:
+                group.dispatch("update_actor", batch)
+                return _tokens(batch)
+
+            logger.info("update: %d samples", len(batch))
+            results |= compare(("bare training loop", lambda: bare_update(batch)),
+                               {"update: worker.update_actor": worker_update}, "tokens", repeats, warmup)
+    finally:
+        pool.shutdown()
+    return results

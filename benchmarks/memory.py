@@ -1,0 +1,98 @@
+"""Peak resident memory of every process of a run: the driver, the Ray workers, the reward processes.
+
+A training run's processes are all descendants of the driver (it starts Ray's raylet, which starts the
+worker actors, and the reward manager's process pool). A background thread walks that process tree
+every `interval_s` and keeps, per process, the kernel's high-water mark of its resident set
+(``VmHWM``), which is exact however short the peak was. The driver is long-lived, so its lifetime
+high-water mark would include earlier benchmarks; for it the thread keeps the largest resident set it
+saw during the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+__all__ = ["ProcessPeak", "ProcessTreeMemory", "high_water_mark_bytes", "process_role"]
+
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class ProcessPeak:
+    role: str
+    pid: int
+    peak_bytes: int
+
+    def to_dict(self) -> dict:
+        return {"role": self.role, "pid": self.pid, "peak_mib": round(self.peak_bytes / MIB, 1)}
+
+
+def high_water_mark_bytes(pid: int) -> int | None:
+    """``VmHWM`` of process `pid` (Linux), or None where the kernel does not report it."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def process_role(process: psutil.Process, driver_pid: int) -> str:
+    """``driver``, ``worker`` (a Ray actor of a worker group), ``reward`` (a process the driver spawned
+    with multiprocessing: the reward manager's pool) or ``ray`` (Ray's own processes, idle Ray workers)."""
+    if process.pid == driver_pid:
+        return "driver"
+    command = " ".join(process.cmdline())
+    if "WorkerHost" in command:
+        return "worker"
+    if process.ppid() == driver_pid and "spawn_main" in command:
+        return "reward"
+    return "ray"
+
+
+class ProcessTreeMemory:
+    """Context manager: sample the memory of this process and its descendants while the block runs."""
+
+    def __init__(self, interval_s: float = 0.25):
+        self.interval_s = interval_s
+        self._driver = psutil.Process(os.getpid())
+        self._peaks: dict[int, ProcessPeak] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="process-tree-memory", daemon=True)
+
+    def __enter__(self) -> ProcessTreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while True:
+            self._sample()
+            if self._stop.wait(self.interval_s):
+                return
+
+    def _sample(self) -> None:
+        for process in [self._driver, *self._driver.children(recursive=True)]:
+            try:
+                role = process_role(process, self._driver.pid)
+                peak = None if role == "driver" else high_water_mark_bytes(process.pid)
+                peak = peak if peak is not None else process.memory_info().rss
+            except psutil.Error:  # the process ended between listing and reading
+                continue
+            known = self._peaks.get(process.pid)
+            if known is None or peak > known.peak_bytes:
+                self._peaks[process.pid] = ProcessPeak(role, process.pid, peak)
+
+    def peaks(self) -> list[ProcessPeak]:
+        """One entry per process seen, the driver first, then by role and pid."""
+        order = {"driver": 0, "worker": 1, "reward": 2, "ray": 3}
+        return sorted(self._peaks.values(), key=lambda peak: (order[peak.role], peak.pid))

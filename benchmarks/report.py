@@ -1,0 +1,193 @@
+"""Writing a run's results: the JSON as measured, and a Markdown page of tables rendered from it.
+
+Every table is followed by the machine's load average at the start and the end of its section.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["render_markdown", "write_atomic", "write_report"]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_report(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
+    """``results.json`` and ``results.md`` in `out_dir`; returns their paths."""
+    out_dir = Path(out_dir)
+    json_path, markdown_path = out_dir / "results.json", out_dir / "results.md"
+    write_atomic(json_path, json.dumps(results, indent=2) + "\n")
+    write_atomic(markdown_path, render_markdown(results))
+    return json_path, markdown_path
+
+
+# --------------------------------------------------------------------------- formatting
+def _num(value: float, digits: int = 3) -> str:
+    """`value` to `digits` significant digits, without exponent notation for everyday magnitudes."""
+    if value == 0 or not 1e-3 <= abs(value) < 1e7:
+        return f"{value:.{digits}g}"
+    decimals = max(digits - 1 - int(f"{abs(value):e}".split("e")[1]), 0)
+    return f"{value:.{decimals}f}"
+
+
+def _spread(summary: dict) -> str:
+    return f"{_num(summary['median'])} [{_num(summary['q1'])}, {_num(summary['q3'])}]"
+
+
+def _range(summary: dict) -> str:
+    return f"{_num(summary['median'])} [{_num(summary['min'])}, {_num(summary['max'])}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _load_line(results: dict, section: str) -> list[str]:
+    load = results.get("load", {}).get(section)
+    if not load:
+        return []
+    start, end = (" / ".join(_num(value) for value in load[key]) for key in ("start", "end"))
+    return ["", f"Load average (1/5/15 min) at start: {start}; at end: {end}."]
+
+
+# --------------------------------------------------------------------------- sections
+def _machine(results: dict) -> list[str]:
+    machine = results["machine"]
+    libraries = ", ".join(f"{name} {version}" for name, version in machine["libraries"].items() if version)
+    return [
+        f"# maxrl benchmarks: suite `{results['suite']}`",
+        "",
+        f"Command: `{results['command']}`; started {results['started_at']}, took {_num(results['duration_s'])} s.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['usable_cores']} usable of {machine['logical_cores']} logical cores, "
+        f"{machine['memory_gib']} GiB; {machine['os']}; Python {machine['python']}; {libraries}; "
+        f"code at {machine['git_revision']}.",
+    ]
+
+
+def _components(results: dict) -> list[str]:
+    comparisons = results.get("components")
+    if not comparisons:
+        return []
+    shape = results["components_shape"]
+    rows = [
+        [
+            f"{c['name']}",
+            c["baseline"],
+            f"{_spread(c['rate'])}",
+            f"{_spread(c['baseline_rate'])}",
+            _spread(c["ratio"]),
+            f"{100 * c['overhead']:+.1f}%",
+        ]
+        for c in comparisons
+    ]
+    return [
+        "",
+        "## Framework calls against their baselines",
+        "",
+        f"{shape['prompts']} maze prompts x n={shape['n']}, {shape['response_length']} generated tokens per sample "
+        f"(no early stop), one worker, {results['repeats']} paired rounds after {results['warmup']} warm-up "
+        "round(s). Rates in tokens/s (generated tokens for rollout, all sequence tokens otherwise), "
+        "median [quartiles]; ratio = framework time / baseline time per token, paired per round.",
+        "",
+        *_table(["framework call", "baseline", "framework rate", "baseline rate", "time ratio", "overhead"], rows),
+        *_load_line(results, "components"),
+    ]
+
+
+def _end_to_end(results: dict) -> list[str]:
+    run = results.get("end_to_end")
+    if not run:
+        return []
+    shape = run["shape"]
+    step = run["phases"]["step"]["median"]
+    phase_rows = [
+        [name, _spread(summary), f"{100 * summary['median'] / step:.1f}%"]
+        for name, summary in run["phases"].items()
+    ]
+    memory_rows = [[peak["role"], str(peak["pid"]), _num(peak["peak_mib"])] for peak in run["memory"]]
+    return [
+        "",
+        "## One RL step, phase by phase",
+        "",
+        f"Quickstart shape: {shape['prompts']} maze prompts x n={shape['n']} on {shape['workers']} worker(s), "
+        f"{shape['response_length']} tokens per sample; {run['measured_steps']} measured step(s) after "
+        f"{run['warmup_steps']} warm-up step(s); {_num(run['tokens_per_step'])} tokens per step. "
+        f"Start-up (workers, models, reward pool): {_num(run['startup_s'])} s. Seconds, median [quartiles].",
+        "",
+        *_table(["phase (timing_s/...)", "seconds", "share of step"], phase_rows),
+        "",
+        "Peak resident memory per process during the run (workers and reward: kernel high-water mark; "
+        "driver: largest sampled RSS):",
+        "",
+        *_table(["process", "pid", "peak RSS (MiB)"], memory_rows),
+        *_load_line(results, "end_to_end"),
+    ]
+
+
+def _scaling(results: dict) -> list[str]:
+    lines = []
+    by_n = results.get("scaling_n")
+    if by_n:
+        first = by_n[0]["n"]
+        rows = [
+            [str(r["n"]), str(r["samples"]), _range(r["step_s"]), _num(r["gen_s"]), _num(r["update_actor_s"]),
+             _num(r["growth"]), _num(r["growth_per_unit"])]
+            for r in by_n
+        ]
+        lines += [
+            "",
+            "## Step time against rollout.n",
+            "",
+            "Seconds per step, median [min, max] over the measured steps; growth = t(n) / t(first n); "
+            f"growth per unit = growth / (n / {first}) (at most 1: no faster than linear).",
+            "",
+            *_table(["n", "samples", "step s", "gen s", "update s", "growth", "growth per unit"], rows),
+            *_load_line(results, "scaling_n"),
+        ]
+    by_workers = results.get("scaling_workers")
+    if by_workers:
+        rows = [
+            [str(r["workers"]), str(r["samples"]), _range(r["step_s"]), _num(r["gen_s"]), _num(r["update_actor_s"]),
+             _num(1 / r["growth"])]
+            for r in by_workers
+        ]
+        lines += [
+            "",
+            "## Step time against the number of workers",
+            "",
+            "Same batch on 1 and 2 worker processes; speedup = t(first) / t.",
+            "",
+            *_table(["workers", "samples", "step s", "gen s", "update s", "speedup"], rows),
+            *_load_line(results, "scaling_workers"),
+        ]
+    return lines
+
+
+def _targets(results: dict) -> list[str]:
+    targets = results.get("targets")
+    if not targets:
+        return []
+    rows = [[t["target"], _num(t["value"]), "yes" if t["met"] else "**no**"] for t in targets]
+    return ["", "## Targets", "", *_table(["target", "measured", "met"], rows)]
+
+
+def render_markdown(results: dict) -> str:
+    """The whole results page."""
+    sections = (_machine, _components, _end_to_end, _scaling, _targets)
+    return "\n".join(line for section in sections for line in section(results)) + "\n"

@@ -1,0 +1,194 @@
+"""``python -m benchmarks.run --suite quick|cpu [--out DIR] [--only SECTION ...]``
+
+Builds the inputs in a scratch folder, starts one local Ray instance, runs the chosen sections and
+writes ``results.json`` and ``results.md`` to ``--out`` (default ``outputs/benchmarks/<suite>``); the
+Markdown is also printed. Sections: ``components`` (rollout, log-prob and update against their
+baselines), ``vllm`` (only where vLLM is importable), ``end_to_end`` (one RL step by phase, with peak
+memory per process) and ``scaling`` (rollout.n and worker sweeps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.machine import describe_machine, load_average
+from benchmarks.report import render_markdown, write_report
+from benchmarks.suites import SUITES, Suite
+from benchmarks.workspace import Workspace, build_workspace
+
+__all__ = ["main", "run_suite"]
+
+logger = logging.getLogger("benchmarks")
+
+SECTIONS = ("components", "vllm", "end_to_end", "scaling")
+
+OFFLINE_ENVIRONMENT = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "WANDB_MODE": "offline",
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def _start_ray() -> None:
+    """A private local Ray instance (4 logical CPUs: 2 workers, the driver's helpers, the reward pool).
+
+    On a heavily loaded machine Ray's fixed 30 s start-up wait can run out; one retry covers that.
+    """
+    import ray
+
+    for attempt in (1, 2):
+        try:
+            ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=512 * 2**20)
+            return
+        except Exception as error:  # Ray raises a bare Exception when its node times out during start-up
+            if attempt == 2 or "timed out during startup" not in str(error):
+                raise
+            logger.warning("Ray start-up timed out (machine busy?); retrying once")
+
+
+class _Run:
+    """Collects one suite's results section by section."""
+
+    def __init__(self, suite: Suite, workspace: Workspace, command: str):
+        self.suite = suite
+        self.workspace = workspace
+        self.results: dict = {
+            "suite": suite.name,
+            "command": command,
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": describe_machine(),
+            "repeats": suite.repeats,
+            "warmup": suite.warmup,
+            "load": {},
+        }
+        self._training_runs: dict = {}
+
+    @contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """Record the load average at the start and the end of section `name`."""
+        logger.info("section %s (load %s)", name, load_average())
+        start = load_average()
+        yield
+        self.results["load"][name] = {"start": start, "end": load_average()}
+
+    def _training(self, n: int, workers: int):
+        """The training run of (n, workers), run once and shared by the sections that need it."""
+        from benchmarks.end_to_end import run_training
+
+        key = (n, workers)
+        if key not in self._training_runs:
+            shape = replace(self.suite.training_shape, n=n, workers=workers)
+            self._training_runs[key] = run_training(
+                self.workspace, shape, self.suite.warmup_steps, self.suite.measured_steps
+            )
+        return self._training_runs[key]
+
+    def components(self) -> None:
+        from benchmarks.components import benchmark_components
+
+        with self.section("components"):
+            comparisons = benchmark_components(
+                self.workspace, self.suite.component_shape, self.suite.repeats, self.suite.warmup
+            )
+        self._add_comparisons(comparisons)
+
+    def vllm(self) -> None:
+        from benchmarks.vllm_backend import benchmark_vllm
+
+        with self.section("vllm"):
+            comparisons = benchmark_vllm(
+                self.workspace, self.suite.component_shape, self.suite.repeats, self.suite.warmup
+            )
+        self._add_comparisons(comparisons)
+
+    def _add_comparisons(self, comparisons: dict) -> None:
+        self.results["components_shape"] = self.suite.component_shape.__dict__
+        self.results.setdefault("components", []).extend(c.to_dict() for c in comparisons.values())
+
+    def end_to_end(self) -> None:
+        shape = self.suite.training_shape
+        with self.section("end_to_end"):
+            self.results["end_to_end"] = self._training(shape.n, shape.workers).to_dict()
+
+    def scaling(self) -> None:
+        from benchmarks.end_to_end import scaling_rows
+
+        workers = self.suite.training_shape.workers
+        with self.section("scaling_n"):
+            by_n = [self._training(n, workers) for n in self.suite.n_values]
+        self.results["scaling_n"] = scaling_rows(by_n, "n")
+        with self.section("scaling_workers"):
+            by_workers = [self._training(self.suite.workers_sweep_n, w) for w in self.suite.worker_values]
+        self.results["scaling_workers"] = scaling_rows(by_workers, "workers")
+
+
+def run_suite(suite: Suite, sections: tuple[str, ...], root: Path, command: str) -> dict:
+    """Run `sections` of `suite` with scratch files under `root`; return the results."""
+    from benchmarks.targets import evaluate_targets
+    from benchmarks.vllm_backend import vllm_available
+
+    began = time.perf_counter()
+    run = _Run(suite, build_workspace(root), command)
+    if "vllm" in sections and not vllm_available():
+        logger.info("vLLM is not importable here: skipping the vllm section (run from .venv-vllm for it)")
+        sections = tuple(s for s in sections if s != "vllm")
+    uses_ray = bool(set(sections) & {"components", "end_to_end", "scaling"})
+    if uses_ray:
+        _start_ray()
+    try:
+        for name in SECTIONS:
+            if name in sections:
+                getattr(run, name)()
+    finally:
+        if uses_ray:
+            import ray
+
+            ray.shutdown()
+    run.results["targets"] = evaluate_targets(run.results)
+    run.results["duration_s"] = time.perf_counter() - began
+    return run.results
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--suite", choices=sorted(SUITES), default="cpu", help="how much to run (default: cpu)")
+    parser.add_argument("--out", type=Path, help="folder for results.json and results.md "
+                                                 "(default: outputs/benchmarks/<suite>)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="run only these sections (default: all)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    for key, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    out_dir = args.out or Path("outputs") / "benchmarks" / args.suite
+    command = " ".join(["python -m benchmarks.run", *argv])
+    with tempfile.TemporaryDirectory(prefix="maxrl_bench_") as root:
+        results = run_suite(SUITES[args.suite], tuple(args.only), Path(root), command)
+    json_path, markdown_path = write_report(results, out_dir)
+    print(render_markdown(results))  # the command's output: the tables
+    logger.info("wrote %s and %s", json_path, markdown_path)
+    return results
+
+
+if __name__ == "__main__":
+    main()

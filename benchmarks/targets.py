@@ -1,0 +1,48 @@
+"""The performance targets, checked against a run's results.
+
+* rollout: the framework takes at most 10% longer per generated token than the raw library call;
+* update: at most 15% longer per token than a bare PyTorch training loop;
+* scaling: the step time grows no faster than linearly in ``rollout.n``.
+
+A target whose measurement was not part of the run is left out.
+"""
+
+from __future__ import annotations
+
+__all__ = ["OVERHEAD_LIMITS", "evaluate_targets"]
+
+OVERHEAD_LIMITS = {
+    "rollout hf: worker.generate_sequences": 1.10,
+    "rollout vllm: backend.generate": 1.10,
+    "update: worker.update_actor": 1.15,
+}
+"""Framework/baseline time ratio allowed for each comparison that has a target."""
+
+LINEAR_LIMIT = 1.0
+"""Largest allowed (t(n) / t(n_first)) / (n / n_first)."""
+
+
+def evaluate_targets(results: dict) -> list[dict]:
+    """One row per target: what was measured, the limit, and whether it is met."""
+    rows = []
+    for comparison in results.get("components", []):
+        limit = OVERHEAD_LIMITS.get(comparison["name"])
+        if limit is not None:
+            ratio = comparison["ratio"]["median"]
+            rows.append({
+                "target": f"{comparison['name']} vs {comparison['baseline']}: time ratio <= {limit:.2f}",
+                "value": round(ratio, 3),
+                "limit": limit,
+                "met": ratio <= limit,
+            })
+    scaling = results.get("scaling_n", [])
+    if len(scaling) > 1:
+        worst = max(scaling[1:], key=lambda row: row["growth_per_unit"])
+        rows.append({
+            "target": f"step time grows at most linearly in rollout.n ({scaling[0]['n']} -> {scaling[-1]['n']}): "
+                      f"max (t(n)/t({scaling[0]['n']})) / (n/{scaling[0]['n']}) <= {LINEAR_LIMIT:g}",
+            "value": round(worst["growth_per_unit"], 3),
+            "limit": LINEAR_LIMIT,
+            "met": worst["growth_per_unit"] <= LINEAR_LIMIT,
+        })
+    return rows
