@@ -31,7 +31,7 @@ from maxrl.workers.log_probs import micro_batched_log_probs
 from maxrl.workers.optim import build_lr_scheduler, build_optimizer
 from maxrl.workers.policy_update import PolicyLoss, update_policy
 from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
-from maxrl.workers.rollout.vllm_sync_check import DEFAULT_TOLERANCE, check_weight_sync
+from maxrl.workers.rollout.vllm_sync_check import check_weight_sync, default_tolerance
 
 __all__ = ["ActorRolloutRefWorker"]
 
@@ -138,7 +138,9 @@ class ActorRolloutRefWorker:
             return micro_batched_log_probs(self.actor, batch.to(self.device), 1.0, None, False)[0]
 
         rollout = self.config.actor_rollout_ref.rollout
-        tolerance = float(rollout.get("weight_sync_tolerance", DEFAULT_TOLERANCE))
+        tolerance = rollout.get("weight_sync_tolerance")
+        if tolerance is None:
+            tolerance = default_tolerance(self.compute_dtype == torch.float32 and str(rollout.dtype) == "fp32")
         return check_weight_sync(self.rollout, prompts, actor_log_probs, tolerance)
 
     # ------------------------------------------------------------------ log-probs

@@ -136,6 +136,7 @@ def test_weight_sync_check_passes_after_a_sync_and_catches_a_skipped_one(backend
 
     try:
         backend.sync_weights(updated.named_parameters())
-        assert check_weight_sync(backend, vllm_prompts, actor_log_probs_of(updated))[WEIGHT_SYNC_METRIC] < ATOL
+        gap = check_weight_sync(backend, vllm_prompts, actor_log_probs_of(updated), tolerance=1e-4)
+        assert gap[WEIGHT_SYNC_METRIC] < ATOL
     finally:
         backend.sync_weights(policy.named_parameters())
