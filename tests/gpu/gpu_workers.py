@@ -1,0 +1,16 @@
+"""A worker class for the GPU worker test (shipped to Ray actors by value)."""
+
+from maxrl.workers import ActorRolloutRefWorker
+
+
+class SyncSkippingWorker(ActorRolloutRefWorker):
+    """The real worker, plus a way to simulate a bookkeeping bug that skips the next weight sync."""
+
+    def pretend_rollout_is_current(self) -> None:
+        self._rollout_version = self._weights_version
+
+    def device_memory_fraction_in_use(self) -> float:
+        import torch
+
+        free, total = torch.cuda.mem_get_info()
+        return (total - free) / total
