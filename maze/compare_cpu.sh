@@ -9,11 +9,13 @@
 # Every run is composed by maze/maze_cpu.sh (DRY_RUN=1 prints its config), so the study trains exactly what
 # that launcher trains; the launcher itself first makes the data and the warm start if needed and validates
 # the starting model. The training runs then go one after another in one process on one Ray cluster
-# (python -m maxrl.experiments.run_configs), which saves a Ray start per run. Writes under
+# (python -m maxrl.experiments.run_configs), which saves a Ray start per run; one such process per seed. Writes under
 # $MAXRL_OUTPUT_DIR/maze_cpu/compare: warm_start/, n<N>/<method>_seed<S>/ (one run folder each), configs/,
 # logs/, and the summary in $STUDY_OUT (default .../compare/summary): pass_at_k.png, table.md, results.json
 # (python -m maxrl.experiments.maze_compare). A finished run is skipped, so a rerun resumes the study.
-# Optional: METHODS ("maxrl grpo rloo"), ROLLOUT_NS ("8 32"), SEEDS ("1 2"), STEPS (10), VAL_N (64),
+# Optional: METHODS ("maxrl grpo rloo"), ROLLOUT_NS ("4 16"), SEEDS ("1 2"), STEPS (10), VAL_N (64),
+# PARALLEL_SEEDS=1 (train each seed's runs in its own process at the same time: on a machine shared with
+# other jobs this gets the study a larger share of the cores),
 # SFT_MODEL and maze_cpu.sh's TRAIN_BATCH, LR, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra
 # arguments are Hydra overrides for every run.
 set -euo pipefail
@@ -24,7 +26,7 @@ source "$HERE/../maxrl/experiments/cpu_launch.sh"
 maxrl_cpu_env
 ROOT="${MAXRL_OUTPUT_DIR:-./outputs}/maze_cpu/compare"
 STUDY_OUT="${STUDY_OUT:-$ROOT/summary}"
-METHODS="${METHODS:-maxrl grpo rloo}" ROLLOUT_NS="${ROLLOUT_NS:-8 32}" SEEDS="${SEEDS:-1 2}"
+METHODS="${METHODS:-maxrl grpo rloo}" ROLLOUT_NS="${ROLLOUT_NS:-4 16}" SEEDS="${SEEDS:-1 2}"
 export STEPS="${STEPS:-10}" VAL_N="${VAL_N:-64}"
 maxrl_require_int STEPS
 maxrl_require_int VAL_N
@@ -42,7 +44,7 @@ if [ "${DRY_RUN:-0}" = "1" ] || [ ! -e "$ROOT/warm_start/.done" ]; then
   [ "${DRY_RUN:-0}" = "1" ] || touch "$ROOT/warm_start/.done"
 fi
 
-configs=()
+composed=0
 for seed in $SEEDS; do
   for n in $ROLLOUT_NS; do
     for method in $METHODS; do
@@ -50,16 +52,31 @@ for seed in $SEEDS; do
       DRY_RUN=1 ADVANTAGE_ESTIMATOR="$method" ROLLOUT_N="$n" SEED="$seed" RUN_DIR="$ROOT/n$n/${method}_seed$seed" \
         bash "$HERE/maze_cpu.sh" trainer.val_before_train=False "$@" > "$config" \
         || maxrl_die "composing $config failed"
-      configs+=("$config")
+      composed=$((composed + 1))
     done
   done
 done
-log "${#configs[@]} runs composed in $ROOT/configs"
+log "$composed runs composed in $ROOT/configs"
 [ "${DRY_RUN:-0}" = "1" ] && exit 0
 
-log "training (log: $ROOT/logs/training.log)"
-"$PYTHON" -m maxrl.launch.ray_cluster --num-cpus "${RAY_NUM_CPUS:-2}" -- \
-  "$PYTHON" -m maxrl.experiments.run_configs "${configs[@]}" > "$ROOT/logs/training.log" 2>&1 \
-  || maxrl_die "training failed; see $ROOT/logs/training.log"
+# train_seed SEED : every run of one seed, in order, in one process on its own Ray cluster.
+train_seed() {
+  local configs=()
+  for n in $ROLLOUT_NS; do for method in $METHODS; do configs+=("$ROOT/configs/n${n}_${method}_seed$1.yaml"); done; done
+  log "training seed $1 (log: $ROOT/logs/training_seed$1.log)"
+  RAY_PORT="$(maxrl_free_port)" "$PYTHON" -m maxrl.launch.ray_cluster --num-cpus "${RAY_NUM_CPUS:-2}" -- \
+    "$PYTHON" -m maxrl.experiments.run_configs "${configs[@]}" > "$ROOT/logs/training_seed$1.log" 2>&1 \
+    || maxrl_die "training seed $1 failed; see $ROOT/logs/training_seed$1.log"
+}
+pids=()
+for seed in $SEEDS; do
+  if [ "${PARALLEL_SEEDS:-0}" = "1" ]; then
+    train_seed "$seed" & pids+=("$!")
+    sleep 90  # two Ray head nodes starting at once on a loaded machine can time out
+  else
+    train_seed "$seed"
+  fi
+done
+for pid in "${pids[@]}"; do wait "$pid" || maxrl_die "a training process failed (logs in $ROOT/logs)"; done
 "$PYTHON" -m maxrl.experiments.maze_compare "$ROOT" --out "$STUDY_OUT"
 log "plot: $STUDY_OUT/pass_at_k.png  table: $STUDY_OUT/table.md"

@@ -8,7 +8,14 @@ maxrl_cpu_env() {
   # A private local Ray without a token (Ray >= 2.60 turns token auth on, and `ray start` then refuses
   # its own driver) on a free port, so that other jobs on the machine cannot collide with it.
   export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}" RAY_USAGE_STATS_ENABLED=0
-  export RAY_PORT="${RAY_PORT:-$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')}"
+  # Ray starts its workers at nice 15, which starves the training actors on a machine shared with other jobs.
+  export RAY_worker_niceness="${RAY_worker_niceness:-0}"
+  export RAY_PORT="${RAY_PORT:-$(maxrl_free_port)}"
+}
+
+# maxrl_free_port : a TCP port nobody listens on now.
+maxrl_free_port() {
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])'
 }
 
 # maxrl_cpu_train_and_summarise RUN_DIR OVERRIDES... : train (maxrl_train replaces its shell, so it runs in a
