@@ -20,6 +20,8 @@ import psutil
 __all__ = ["ProcessPeak", "ProcessTreeMemory", "high_water_mark_bytes", "process_role"]
 
 MIB = 2**20
+RAY_MARKS = ("ray::", "/ray/")
+"""Substrings of the command line of Ray's processes: actor/worker titles, or a path inside the ray package."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ def high_water_mark_bytes(pid: int) -> int | None:
 
 def process_role(process: psutil.Process, driver_pid: int) -> str:
     """``driver``, ``worker`` (a Ray actor of a worker group), ``reward`` (a process the driver spawned
-    with multiprocessing: the reward manager's pool) or ``ray`` (Ray's own processes, idle Ray workers)."""
+    with multiprocessing: the reward manager's pool), ``ray`` (Ray's own processes and idle Ray workers)
+    or ``other``."""
     if process.pid == driver_pid:
         return "driver"
     command = " ".join(process.cmdline())
@@ -53,7 +56,7 @@ def process_role(process: psutil.Process, driver_pid: int) -> str:
         return "worker"
     if process.ppid() == driver_pid and "spawn_main" in command:
         return "reward"
-    return "ray"
+    return "ray" if any(mark in command for mark in RAY_MARKS) else "other"
 
 
 class ProcessTreeMemory:
@@ -94,5 +97,5 @@ class ProcessTreeMemory:
 
     def peaks(self) -> list[ProcessPeak]:
         """One entry per process seen, the driver first, then by role and pid."""
-        order = {"driver": 0, "worker": 1, "reward": 2, "ray": 3}
+        order = {"driver": 0, "worker": 1, "reward": 2, "ray": 3, "other": 4}
         return sorted(self._peaks.values(), key=lambda peak: (order[peak.role], peak.pid))

@@ -12,6 +12,9 @@ from pathlib import Path
 
 __all__ = ["render_markdown", "write_atomic", "write_report"]
 
+SUMMED_ROLES = ("ray", "other")
+"""Process roles shown as one summed row in the memory table."""
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to a temporary file beside `path`, then rename it over `path`."""
@@ -110,6 +113,16 @@ def _components(results: dict) -> list[str]:
     ]
 
 
+def _memory_rows(peaks: list[dict]) -> list[list[str]]:
+    """One row per driver, worker and reward process; Ray's and other helper processes summed per role."""
+    rows = [[f"{p['role']} (pid {p['pid']})", _num(p["peak_mib"])] for p in peaks if p["role"] not in SUMMED_ROLES]
+    for role in SUMMED_ROLES:
+        group = [p["peak_mib"] for p in peaks if p["role"] == role]
+        if group:
+            rows.append([f"{role}: {len(group)} processes, sum", _num(sum(group))])
+    return rows
+
+
 def _end_to_end(results: dict) -> list[str]:
     run = results.get("end_to_end")
     if not run:
@@ -120,7 +133,7 @@ def _end_to_end(results: dict) -> list[str]:
         [name, _spread(summary), f"{100 * summary['median'] / step:.1f}%"]
         for name, summary in run["phases"].items()
     ]
-    memory_rows = [[peak["role"], str(peak["pid"]), _num(peak["peak_mib"])] for peak in run["memory"]]
+    memory_rows = _memory_rows(run["memory"])
     return [
         "",
         "## One RL step, phase by phase",
@@ -132,10 +145,10 @@ def _end_to_end(results: dict) -> list[str]:
         "",
         *_table(["phase (timing_s/...)", "seconds", "share of step"], phase_rows),
         "",
-        "Peak resident memory per process during the run (workers and reward: kernel high-water mark; "
-        "driver: largest sampled RSS):",
+        "Peak resident memory per process during the run (kernel high-water mark; for the long-lived driver, "
+        "the largest resident set sampled during the run). Ray's own processes are summed.",
         "",
-        *_table(["process", "pid", "peak RSS (MiB)"], memory_rows),
+        *_table(["process", "peak RSS (MiB)"], memory_rows),
         *_load_line(results, "end_to_end"),
     ]
 

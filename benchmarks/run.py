@@ -43,22 +43,23 @@ OFFLINE_ENVIRONMENT = {
 }
 
 
-def _start_ray() -> None:
+def _start_ray(attempts: int = 3) -> None:
     """A private local Ray instance (4 logical CPUs: 2 workers, the driver's helpers, the reward pool).
 
-    On a heavily loaded machine Ray's fixed 30 s start-up wait can run out; one retry covers that.
+    On a heavily loaded machine Ray's fixed 30 s raylet start-up wait can run out; then it is retried.
     """
     import ray
 
-    for attempt in (1, 2):
+    for attempt in range(1, attempts + 1):
         try:
             ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
                      object_store_memory=512 * 2**20)
             return
         except Exception as error:  # Ray raises a bare Exception when its node times out during start-up
-            if attempt == 2 or "timed out during startup" not in str(error):
+            if attempt == attempts or "timed out during startup" not in str(error):
                 raise
-            logger.warning("Ray start-up timed out (machine busy?); retrying once")
+            ray.shutdown()
+            logger.warning("Ray start-up timed out (attempt %d of %d; machine busy?); retrying", attempt, attempts)
 
 
 class _Run:

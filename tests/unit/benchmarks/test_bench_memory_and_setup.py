@@ -1,0 +1,65 @@
+"""Process-tree memory sampling on a real child process; machine description; run configurations."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from benchmarks.machine import describe_machine, load_average
+from benchmarks.memory import ProcessTreeMemory, high_water_mark_bytes, process_role
+from benchmarks.suites import SUITES
+from benchmarks.workspace import RunShape, Workspace
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux-only")
+
+
+@linux_only
+def test_high_water_mark_of_this_process_covers_its_resident_set():
+    assert high_water_mark_bytes(psutil.Process().pid) >= psutil.Process().memory_info().rss
+    assert high_water_mark_bytes(2**31 - 1) is None  # no such process
+
+
+@linux_only
+def test_process_tree_memory_sees_a_child_peak():
+    """A child touches 64 MiB, frees it and sleeps: its high-water mark still shows the 64 MiB."""
+    code = "import time; b = bytearray(64 * 2**20); b[::4096] = b'x' * (len(b) // 4096); del b; time.sleep(3)"
+    with ProcessTreeMemory(interval_s=0.1) as memory:
+        child = subprocess.Popen([sys.executable, "-c", code])
+        child.wait(timeout=60)
+    peaks = {peak.pid: peak for peak in memory.peaks()}
+    assert peaks[child.pid].peak_bytes >= 64 * 2**20
+    assert peaks[child.pid].role == "other"
+    assert memory.peaks()[0].role == "driver" and memory.peaks()[0].pid == psutil.Process().pid
+
+
+def test_process_role_of_this_process_is_driver():
+    me = psutil.Process()
+    assert process_role(me, me.pid) == "driver"
+
+
+def test_machine_description_names_cpu_cores_and_versions():
+    machine = describe_machine()
+    assert machine["cpu"] and machine["logical_cores"] >= 1 and 1 <= machine["usable_cores"] <= machine["logical_cores"]
+    assert machine["libraries"]["torch"] and machine["libraries"]["transformers"]
+    assert len(load_average()) == 3
+
+
+def test_run_configuration_applies_the_shape(tmp_path):
+    workspace = Workspace(tmp_path, tmp_path / "model", tmp_path / "train.parquet")
+    config = workspace.config(RunShape(n=16, workers=1, prompts=2, response_length=24, ignore_eos=True, steps=3),
+                              run_dir=tmp_path / "run")
+    assert config.actor_rollout_ref.rollout.n == 16 and config.actor_rollout_ref.rollout.ignore_eos is True
+    assert config.trainer.n_gpus_per_node == 1 and config.trainer.total_training_steps == 3
+    assert config.data.train_batch_size == config.actor_rollout_ref.actor.ppo_mini_batch_size == 2
+    assert config.data.max_response_length == 24 and config.data.val_files is None
+    assert config.trainer.default_local_dir == str(tmp_path / "run")
+
+
+@pytest.mark.parametrize("suite", sorted(SUITES))
+def test_suites_share_the_quickstart_run_between_sections(suite):
+    suite = SUITES[suite]
+    assert suite.n_values[0] == suite.training_shape.n  # the end-to-end run is the sweep's first point
+    assert suite.training_shape.workers in suite.worker_values
+    assert suite.repeats >= 3 and suite.measured_steps >= 1

@@ -1,0 +1,121 @@
+"""Report format: results of a trivial measured function and synthetic training runs rendered to JSON and
+Markdown; targets and scaling rows computed from known step times."""
+
+import json
+
+import pytest
+
+from benchmarks.end_to_end import TrainingRun, scaling_rows
+from benchmarks.machine import describe_machine, load_average
+from benchmarks.memory import ProcessPeak
+from benchmarks.report import render_markdown, write_report
+from benchmarks.stats import compare
+from benchmarks.targets import evaluate_targets
+from benchmarks.workspace import RunShape
+
+
+def training_run(n, workers, step_seconds, gen=1.0, update=2.0):
+    rows = [
+        {"step": i + 2, "timing_s/gen": gen, "timing_s/reward": 0.01, "timing_s/update_actor": update,
+         "timing_s/step": seconds, "perf/total_num_tokens": 96.0 * 4 * n}
+        for i, seconds in enumerate(step_seconds)
+    ]
+    memory = [ProcessPeak("driver", 1, 500 * 2**20), ProcessPeak("worker", 2, 700 * 2**20),
+              ProcessPeak("ray", 3, 100 * 2**20), ProcessPeak("ray", 4, 50 * 2**20)]
+    shape = RunShape(n=n, workers=workers, prompts=4, steps=len(rows) + 1)
+    return TrainingRun(shape, 1, wall_s=100.0, all_step_s=[9.0, *step_seconds], measured=rows, memory=memory)
+
+
+def trivial_comparisons():
+    def work():
+        return float(sum(range(100)) * 0 + 64)
+
+    return compare(("model.generate", work), {"rollout hf: worker.generate_sequences": work}, "generated tokens",
+                   repeats=3, warmup=1)
+
+
+@pytest.fixture
+def results():
+    runs_by_n = [training_run(8, 2, [4.0, 4.0, 5.0]), training_run(16, 2, [6.0]), training_run(32, 2, [20.0])]
+    return {
+        "suite": "test",
+        "command": "python -m benchmarks.run --suite test",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "duration_s": 12.5,
+        "machine": describe_machine(),
+        "repeats": 3,
+        "warmup": 1,
+        "load": {"components": {"start": load_average(), "end": [1.0, 2.0, 3.0]}},
+        "components_shape": RunShape(n=4, prompts=2, response_length=16).__dict__,
+        "components": [c.to_dict() for c in trivial_comparisons().values()],
+        "end_to_end": runs_by_n[0].to_dict(),
+        "scaling_n": scaling_rows(runs_by_n, "n"),
+        "scaling_workers": scaling_rows([training_run(8, 1, [6.0]), training_run(8, 2, [4.0])], "workers"),
+    }
+
+
+def test_training_run_phases_startup_and_dict():
+    run = training_run(8, 2, [4.0, 4.0, 5.0])
+    assert run.startup_s == pytest.approx(100.0 - 9.0 - 13.0)
+    assert list(run.phases()) == ["gen", "reward", "update_actor", "step"]
+    assert run.phase("step").median == 4.0 and run.phase("step").max == 5.0
+    as_dict = run.to_dict()
+    assert as_dict["measured_steps"] == 3 and as_dict["tokens_per_step"] == 96.0 * 32
+    assert as_dict["memory"][1] == {"role": "worker", "pid": 2, "peak_mib": 700.0}
+
+
+def test_scaling_rows_growth_against_the_first_run():
+    rows = scaling_rows([training_run(8, 2, [4.0]), training_run(16, 2, [6.0]), training_run(32, 2, [20.0])], "n")
+    assert [row["n"] for row in rows] == [8, 16, 32]
+    assert [row["samples"] for row in rows] == [32, 64, 128]
+    assert [row["growth"] for row in rows] == [1.0, 1.5, 5.0]
+    assert [row["growth_per_unit"] for row in rows] == [1.0, 0.75, 1.25]
+
+
+def test_targets_from_results(results):
+    results["components"][0]["ratio"]["median"] = 1.08
+    results["components"].append({"name": "update: worker.update_actor", "baseline": "bare training loop",
+                                  "ratio": {"median": 1.2}})
+    results["components"].append({"name": "log-prob: worker.compute_log_prob", "baseline": "bare forward",
+                                  "ratio": {"median": 3.0}})  # no target
+    targets = evaluate_targets(results)
+    assert [(t["value"], t["limit"], t["met"]) for t in targets] == [(1.08, 1.10, True), (1.2, 1.15, False),
+                                                                      (1.25, 1.0, False)]
+    assert "8 -> 32" in targets[-1]["target"]
+
+
+def test_targets_skip_what_was_not_measured():
+    assert evaluate_targets({"components": [], "scaling_n": []}) == []
+
+
+def test_markdown_has_every_section_and_row(results):
+    results["targets"] = evaluate_targets(results)
+    page = render_markdown(results)
+    assert page.startswith("# maxrl benchmarks: suite `test`")
+    for heading in ("## Framework calls against their baselines", "## One RL step, phase by phase",
+                    "## Step time against rollout.n", "## Step time against the number of workers", "## Targets"):
+        assert heading in page
+    assert "| framework call | baseline | framework rate | baseline rate | time ratio | overhead |" in page
+    assert "| rollout hf: worker.generate_sequences | model.generate |" in page
+    assert "| step | 4.00 [4.00, 4.50] | 100.0% |" in page
+    assert "| gen | 1.00 [1.00, 1.00] | 25.0% |" in page
+    assert "| worker (pid 2) | 700 |" in page
+    assert "| ray: 2 processes, sum | 150 |" in page
+    assert "| 16 | 64 | 6.00 [6.00, 6.00] | 1.00 | 2.00 | 1.50 | 0.750 |" in page
+    assert "| 2 | 32 | 4.00 [4.00, 4.00] | 1.00 | 2.00 | 1.50 |" in page  # speedup 6 / 4
+    assert "at end: 1.00 / 2.00 / 3.00." in page
+    assert "| **no** |" in page  # the 8 -> 32 growth per unit is 1.25
+
+
+def test_markdown_without_optional_sections(results):
+    for key in ("components", "end_to_end", "scaling_n", "scaling_workers"):
+        del results[key]
+    page = render_markdown(results)
+    assert "## " not in page and page.startswith("# maxrl benchmarks")
+
+
+def test_write_report_round_trips(results, tmp_path):
+    json_path, markdown_path = write_report(results, tmp_path / "out")
+    assert json.loads(json_path.read_text()) == json.loads(json.dumps(results))
+    assert markdown_path.read_text() == render_markdown(results)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["results.json", "results.md"]  # no temp files
