@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Make maze data (paper JSON + verl parquet), or convert the paper's JSON to parquet."
     )
-    parser.add_argument("--output-dir", required=True, help="folder for train/test .json/.parquet")
+    parser.add_argument("--output-dir", "--out", required=True, help="folder for train/test .json/.parquet")
     parser.add_argument("--num-mazes", type=int, default=1_000_000, help="mazes generated in total (test included)")
     parser.add_argument("--size", type=int, default=17, help="odd grid side, >= 5 (default 17)")
     parser.add_argument("--seed", type=int, default=0)

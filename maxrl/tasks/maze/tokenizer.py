@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast
 
 from maxrl.tasks.maze.encoding import (
     ACTION_WORDS,
@@ -30,6 +30,9 @@ from maxrl.tasks.maze.encoding import (
     UNK,
     WALL,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 NUM_RESERVED = 14
 VOCAB: tuple[str, ...] = (
@@ -53,7 +56,13 @@ MODEL_MAX_LENGTH = 512
 
 
 def build_tokenizer(save_dir: str | Path | None = None) -> PreTrainedTokenizerFast:
-    """The maze tokenizer; with ``save_dir`` also written as a folder ``AutoTokenizer`` loads."""
+    """The maze tokenizer; with ``save_dir`` also written as a folder ``AutoTokenizer`` loads.
+
+    transformers is imported here, not at module level, so that the generator and the verifier (imported
+    by every reward worker process) stay light.
+    """
+    from transformers import PreTrainedTokenizerFast
+
     backend = Tokenizer(models.WordLevel(vocab={word: i for i, word in enumerate(VOCAB)}, unk_token=UNK))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer = PreTrainedTokenizerFast(

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from maxrl.tasks.maze.make_data import make_dataset
-from maxrl.tasks.maze.sft import SFTConfig, SFTTrainer, config_from_args, train_sft
+from maxrl.tasks.maze.sft import SFTConfig, SFTTrainer, config_from_args, cpu_quickstart, train_sft
 from maxrl.tasks.maze.sft.data import IGNORE_INDEX, TokenizedMazes, batch_rows
 from maxrl.tasks.maze.sft.evaluate import answer_loss_sum, max_answer_tokens
 from maxrl.tasks.maze.sft.model import build_model
@@ -158,3 +158,14 @@ def test_command_line_builds_the_config(maze_data, tmp_path):
 def test_bad_settings_fail_before_any_work(maze_data, tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         tiny_config(maze_data, tmp_path, **overrides).validate()
+
+
+def test_cpu_quickstart_preset_is_the_documented_command(maze_data, tmp_path):
+    train, test = str(maze_data / "train.parquet"), str(maze_data / "test.parquet")
+    documented = config_from_args([
+        "--train-data", train, "--test-data", test, "--output-dir", str(tmp_path),
+        "--hidden-size", "128", "--intermediate-size", "512", "--num-layers", "2", "--batch-size", "32",
+        "--micro-batch-size", "32", "--learning-rate", "1e-3", "--max-steps", "250", "--eval-every", "50",
+        "--eval-n", "16", "--eval-ks", "1", "4", "16", "--save-every", "250", "--num-threads", "1",
+    ])  # fmt: skip
+    assert cpu_quickstart(train, test, str(tmp_path)) == documented

@@ -97,6 +97,29 @@ class SFTConfig:
         return self
 
 
+def cpu_quickstart(train_data: str, test_data: str, output_dir: str, **overrides) -> SFTConfig:
+    """The measured CPU warm start for 7x7 mazes (docs/maze.md): a 0.5M-parameter model, 250 steps,
+    87 CPU-seconds of training on one thread, ending at 30% pass@1 / 81% pass@16 on 32 unseen mazes."""
+    settings = dict(
+        train_data=train_data,
+        test_data=test_data,
+        output_dir=output_dir,
+        hidden_size=128,
+        intermediate_size=512,
+        num_layers=2,
+        batch_size=32,
+        micro_batch_size=32,
+        learning_rate=1e-3,
+        max_steps=250,
+        eval_every=50,
+        eval_n=16,
+        eval_ks=(1, 4, 16),
+        save_every=250,
+        num_threads=1,
+    )
+    return SFTConfig(**{**settings, **overrides})
+
+
 def _argument_kind(hint) -> dict:
     """argparse ``type``/``nargs`` for a field's type hint (optional -> inner type, tuples -> nargs)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]

@@ -168,7 +168,7 @@ class SFTTrainer:
             self.log(self.evaluate())
         last_saved = list_checkpoints(self.output_dir)[-1] if self.step == self.total_steps else None
         bar = tqdm(total=self.total_steps, initial=self.step, desc="maze SFT", unit="step", disable=not config.progress)
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         with bar:
             while self.step < self.total_steps:
                 metrics = self.train_step()
@@ -178,6 +178,7 @@ class SFTTrainer:
                 if config.eval_every and self.step % config.eval_every == 0 or done:
                     metrics |= self.evaluate()
                     metrics["time/elapsed_s"] = time.perf_counter() - began
+                    metrics["time/process_cpu_s"] = time.process_time() - cpu_began
                     self.log(metrics)
                 elif self.step % config.log_every == 0:
                     self.log(metrics)
