@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from maxrl.tasks.maze.dataset import MazeRecord
-from maxrl.tasks.maze.encoding import NEWLINE
+from maxrl.tasks.maze.encoding import ACTION_WORDS, NEWLINE, split_sequence
 
 SPLITS = ("train", "test")
 FORMATS = ("json", "parquet")
@@ -175,7 +175,10 @@ def read_json_records(path: str | Path) -> Iterator[MazeRecord]:
     for row, item in enumerate(items):
         if not isinstance(item, dict) or "sequence" not in item:
             raise ValueError(f"{path}: record {row} has no 'sequence' field")
-        yield MazeRecord(item["sequence"], int(item.get("optimal_path_length", -1)))
+        length = item.get("optimal_path_length")
+        if length is None:  # not needed for parquet; count the answer's moves rather than invent a value
+            length = sum(word in ACTION_WORDS for word in split_sequence(item["sequence"])[1].split())
+        yield MazeRecord(item["sequence"], int(length))
 
 
 def json_to_parquet(json_dir: str | Path, output_dir: str | Path | None = None) -> dict[str, int]:

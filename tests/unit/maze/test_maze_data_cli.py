@@ -96,3 +96,15 @@ def test_launcher_script_runs(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "training_metadata.json").read_text())["num_test"] == 2
+
+
+def test_json_reader_counts_moves_when_the_length_field_is_missing(data_dir, tmp_path):
+    from maxrl.tasks.maze.files import read_json_records
+
+    records = json.loads((data_dir / "test.json").read_text())
+    (tmp_path / "bare.json").write_text(json.dumps([{"sequence": r["sequence"]} for r in records]))
+    lengths = [record.optimal_path_length for record in read_json_records(tmp_path / "bare.json")]
+    assert lengths == [r["optimal_path_length"] for r in records]
+    (tmp_path / "broken.json").write_text(json.dumps([{"text": "x"}]))
+    with pytest.raises(ValueError, match="record 0 has no 'sequence'"):
+        list(read_json_records(tmp_path / "broken.json"))
