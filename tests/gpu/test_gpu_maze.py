@@ -24,11 +24,12 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None):
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("gpu_maze")
-    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "64", "--test-size", "8",
-                    "--formats", "parquet", "--no-progress"])
+    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "64",
+                    "--test-size", "8", "--formats", "parquet", "--no-progress"])
     tokenizer = build_tokenizer(save_dir=root / "model")
-    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                         num_heads=2, num_kv_heads=1, save_dir=root / "model")
+    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id, num_heads=2, num_kv_heads=1,
+                         save_dir=root / "model")
     (root / "scorer.py").write_text(SCORER)
     return root
 

@@ -33,9 +33,11 @@ def group(ray_cluster, model_dir):
                         "actor_rollout_ref.rollout.load_format=dummy",
                         "actor_rollout_ref.rollout.free_cache_engine=true",
                         "++actor_rollout_ref.rollout.check_weight_sync=true",
-                        "actor_rollout_ref.actor.ppo_mini_batch_size=4", "actor_rollout_ref.actor.optim.lr=0.05")
+                        "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+                        "actor_rollout_ref.actor.optim.lr=0.05")
     pool = ResourcePool(nnodes=1, per_node=1, device="cuda")
-    with WorkerGroup(gpu_workers.SyncSkippingWorker, pool, config, timeout_s=300, start_timeout_s=600) as workers:
+    worker_cls = gpu_workers.SyncSkippingWorker
+    with WorkerGroup(worker_cls, pool, config, timeout_s=300, start_timeout_s=600) as workers:
         yield workers
     pool.shutdown()
 

@@ -44,7 +44,8 @@ def test_max_model_len_defaults_to_prompt_plus_response(vllm_model_dir):
 
 def test_tensor_parallel_and_gpu_arguments(vllm_model_dir):
     args = arguments(vllm_model_dir, "actor_rollout_ref.rollout.tensor_model_parallel_size=2",
-                     "actor_rollout_ref.rollout.free_cache_engine=true", world_size=4, device=torch.device("cuda"))
+                     "actor_rollout_ref.rollout.free_cache_engine=true", world_size=4,
+                     device=torch.device("cuda"))
     assert args["tensor_parallel_size"] == 2 and args["distributed_executor_backend"] == "external_launcher"
     assert args["enable_sleep_mode"] is True and "kv_cache_memory_bytes" not in args
 
@@ -76,8 +77,10 @@ def test_tied_embeddings_are_sent_under_both_names(vllm_model_dir):
                          num_attention_heads=1, tie_word_embeddings=False)
     assert tied_parameter_aliases(untied) == {}
     embed, norm = torch.ones(2), torch.zeros(2)
-    stream = list(with_aliases(iter([("model.embed_tokens.weight", embed), ("model.norm.weight", norm)]), aliases))
-    assert [name for name, _ in stream] == ["model.embed_tokens.weight", "lm_head.weight", "model.norm.weight"]
+    named = [("model.embed_tokens.weight", embed), ("model.norm.weight", norm)]
+    stream = list(with_aliases(iter(named), aliases))
+    assert [name for name, _ in stream] == ["model.embed_tokens.weight", "lm_head.weight",
+                                            "model.norm.weight"]
     assert stream[1][1] is embed
 
 

@@ -33,13 +33,14 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, ray_cluster):
     root = tmp_path_factory.mktemp("vllm_maze")
-    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40", "--test-size", "4",
-                    "--formats", "parquet", "--no-progress"])
+    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40",
+                    "--test-size", "4", "--formats", "parquet", "--no-progress"])
     train = root / "data" / "train.parquet"
     pd.read_parquet(train).head(8).to_parquet(train)
     tokenizer = build_tokenizer(save_dir=root / "model")
-    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                         num_heads=2, num_kv_heads=1, save_dir=root / "model")  # head size 32 for vLLM's CPU kernels
+    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id,  # head size 32 for vLLM on CPU
+                         eos_token_id=tokenizer.eos_token_id, num_heads=2, num_kv_heads=1,
+                         save_dir=root / "model")
     (root / "scorer.py").write_text(SCORER)
     run_dir = root / "run"
     run_ppo(compose_config([

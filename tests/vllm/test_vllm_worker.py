@@ -43,7 +43,8 @@ def group(ray_cluster, vllm_model_dir):
         "actor_rollout_ref.actor.optim.lr=0.05",
     )
     pool = ResourcePool(nnodes=1, per_node=WORLD_SIZE, device="cpu")
-    with WorkerGroup(vllm_workers.SyncSkippingWorker, pool, config, timeout_s=180, start_timeout_s=300) as workers:
+    worker_cls = vllm_workers.SyncSkippingWorker
+    with WorkerGroup(worker_cls, pool, config, timeout_s=180, start_timeout_s=300) as workers:
         yield workers
     pool.shutdown()
 

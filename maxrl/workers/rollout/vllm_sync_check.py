@@ -2,8 +2,9 @@
 
 Weight-sync bugs are silent: a stale, partly loaded or randomly initialised rollout model still produces
 fluent-looking samples, and training quietly goes off-policy. Before each generation (after the sync, if
-there was one, so a skipped sync is caught too), the check lets the rollout sample a few tokens for one of this rank's prompts and compares the log-probs it reports with the
-actor's for the same tokens (temperature 1, no truncation, so both sides compute the same quantity).
+there was one, so a skipped sync is caught too), the check lets the rollout sample a few tokens for one
+of this rank's prompts and compares the log-probs it reports with the actor's for the same tokens
+(temperature 1, no truncation, so both sides compute the same quantity).
 The largest gap over all ranks is the metric ``rollout/weight_sync_max_abs_logprob_diff``; beyond the
 tolerance every rank raises together (a lone failing rank would leave the others waiting in a collective).
 
@@ -27,7 +28,13 @@ import torch.distributed as dist
 from maxrl.data.batch import Batch
 from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams
 
-__all__ = ["WEIGHT_SYNC_METRIC", "WeightSyncError", "check_weight_sync", "default_tolerance", "weight_sync_gap"]
+__all__ = [
+    "WEIGHT_SYNC_METRIC",
+    "WeightSyncError",
+    "check_weight_sync",
+    "default_tolerance",
+    "weight_sync_gap",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +54,10 @@ class WeightSyncError(RuntimeError):
 
 
 def weight_sync_gap(
-    rollout, prompts: Batch, actor_log_probs: Callable[[Batch], torch.Tensor], probe_tokens: int = PROBE_TOKENS
+    rollout,
+    prompts: Batch,
+    actor_log_probs: Callable[[Batch], torch.Tensor],
+    probe_tokens: int = PROBE_TOKENS,
 ) -> float:
     """Largest |rollout log-prob - actor log-prob| over `probe_tokens` tokens sampled for this rank's first
     prompt, maximised over all ranks (call it on every rank). `actor_log_probs` maps a rollout batch to the
@@ -74,8 +84,8 @@ def check_weight_sync(
     if not gap <= tolerance:  # also catches NaN
         raise WeightSyncError(
             f"after the weight sync the rollout's log-probs differ from the actor's by up to {gap:.4g} nats "
-            f"(> actor_rollout_ref.rollout.weight_sync_tolerance={tolerance}): the rollout is not sampling from "
-            "the actor's weights (a parameter missing or mis-mapped, a skipped sync, or, if the tolerance was set "
-            "below ~0.5 with bf16/fp16 weights, rounding noise; see docs/vllm.md)"
+            f"(> actor_rollout_ref.rollout.weight_sync_tolerance={tolerance}): the rollout is not sampling "
+            "from the actor's weights (a parameter missing or mis-mapped, a skipped sync, or, if the "
+            "tolerance was set below ~0.5 with bf16/fp16 weights, rounding noise; see docs/vllm.md)"
         )
     return {WEIGHT_SYNC_METRIC: gap}

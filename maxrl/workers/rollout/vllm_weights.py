@@ -18,7 +18,9 @@ from transformers import AutoModelForCausalLM, PretrainedConfig
 __all__ = ["load_weights_in_worker", "tied_parameter_aliases", "with_aliases"]
 
 
-def tied_parameter_aliases(model_config: PretrainedConfig, trust_remote_code: bool = False) -> dict[str, list[str]]:
+def tied_parameter_aliases(
+    model_config: PretrainedConfig, trust_remote_code: bool = False
+) -> dict[str, list[str]]:
     """``{name named_parameters() yields: [the other names of the same tensor]}`` for the architecture of
     `model_config`, found by building it on the meta device (no memory, no weights read)."""
     with torch.device("meta"):
