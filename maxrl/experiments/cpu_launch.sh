@@ -10,6 +10,8 @@ maxrl_cpu_env() {
   export RAY_AUTH_MODE="${RAY_AUTH_MODE:-disabled}" RAY_USAGE_STATS_ENABLED=0
   # Ray starts its workers at nice 15, which starves the training actors on a machine shared with other jobs.
   export RAY_worker_niceness="${RAY_worker_niceness:-0}"
+  # ... and on such a machine the raylet can take longer than Ray's default 30 s to register.
+  export RAY_raylet_start_wait_time_s="${RAY_raylet_start_wait_time_s:-180}"
   export RAY_PORT="${RAY_PORT:-$(maxrl_free_port)}"
 }
 
