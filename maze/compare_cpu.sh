@@ -63,10 +63,11 @@ log "$composed runs composed in $ROOT/configs"
 train_seed() {
   local configs=()
   for n in $ROLLOUT_NS; do for method in $METHODS; do configs+=("$ROOT/configs/n${n}_${method}_seed$1.yaml"); done; done
-  log "training seed $1 (log: $ROOT/logs/training_seed$1.log)"
+  local log_file="$ROOT/logs/training_seed$1_n${ROLLOUT_NS// /-}.log"
+  log "training seed $1 (log: $log_file)"
   RAY_PORT="$(maxrl_free_port)" "$PYTHON" -m maxrl.launch.ray_cluster --num-cpus "${RAY_NUM_CPUS:-2}" -- \
-    "$PYTHON" -m maxrl.experiments.run_configs "${configs[@]}" > "$ROOT/logs/training_seed$1.log" 2>&1 \
-    || maxrl_die "training seed $1 failed; see $ROOT/logs/training_seed$1.log"
+    "$PYTHON" -m maxrl.experiments.run_configs "${configs[@]}" > "$log_file" 2>&1 \
+    || maxrl_die "training seed $1 failed; see $log_file"
 }
 pids=()
 for seed in $SEEDS; do
