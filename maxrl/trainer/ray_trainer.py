@@ -22,13 +22,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from maxrl.algorithms import agg_loss, build_kl_controller, compute_advantage, get_advantage_spec, kl_penalty
+from maxrl.algorithms import agg_loss, build_kl_controller, compute_advantage, get_advantage_spec
 from maxrl.config.checks import as_list, validation_ks
 from maxrl.data.batch import Batch
 from maxrl.data.loader import build_dataloader
 from maxrl.trainer.balance import balanced_layout, tokens_per_rank
 from maxrl.trainer.checkpoint import ACTOR_DIR, HF_DIR, CheckpointManager
 from maxrl.trainer.extra_inputs import gather_extra_inputs
+from maxrl.trainer.kl_reward import kl_penalized_rewards
 from maxrl.trainer.metrics import (
     balance_metrics,
     compute_data_metrics,
@@ -238,20 +239,13 @@ class RayPPOTrainer:
     def _ref_log_prob(self, batch: Batch) -> Batch:
         return batch.union(self.workers.dispatch("compute_ref_log_prob", batch))
 
-    def _kl_in_reward(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Token rewards minus beta * KL(policy || reference), beta from the (fixed or adaptive) controller."""
-        mask = batch["response_mask"].float()
-        kl = kl_penalty(batch["old_log_probs"], batch["ref_log_prob"], self.config.algorithm.kl_penalty) * mask
-        beta = self.kl_ctrl.value
-        current_kl = float(((kl.sum(-1) / mask.sum(-1).clamp(min=1))).mean())
-        self.kl_ctrl.update(current_kl, n_steps=len(batch))
-        metrics = {"actor/reward_kl_penalty": current_kl, "actor/reward_kl_penalty_coeff": beta}
-        return batch["token_level_scores"] - beta * kl, metrics
-
     def _advantage(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
         rewards, metrics = batch["token_level_scores"], {}
         if self.kl_ctrl is not None:
-            rewards, metrics = self._kl_in_reward(batch)
+            rewards, metrics = kl_penalized_rewards(
+                rewards, batch["old_log_probs"], batch["ref_log_prob"], batch["response_mask"],
+                self.config.algorithm.kl_penalty, self.kl_ctrl,
+            )
         name = self.config.algorithm.adv_estimator
         inputs = gather_extra_inputs(get_advantage_spec(name).extra_inputs, batch)
         advantages, returns = compute_advantage(
@@ -291,22 +285,22 @@ class RayPPOTrainer:
         self.checkpoints.save(self.global_step, save_actor, self._train_loader.state_dict(), trainer_state)
 
     def _restore(self) -> None:
-        """Load the checkpoint chosen by ``trainer.resume_mode`` or start epoch 0 afresh."""
-        if self.train_dataset is None:
-            return
+        """Load the checkpoint chosen by ``trainer.resume_mode``, or start epoch 0 afresh."""
         trainer_cfg = self.config.trainer
         step_dir = self.checkpoints.resume_dir(trainer_cfg.resume_mode, trainer_cfg.resume_from_path)
         if step_dir is None:
-            self._start_epoch(0)
+            if self.train_dataset is not None:
+                self._start_epoch(0)
             return
         logger.info("resuming from %s", step_dir)
         self.workers.broadcast("load_checkpoint", str(step_dir / ACTOR_DIR))
         loader_state, state = CheckpointManager.load(step_dir)
         self.global_step = int(state["global_step"])
-        if state["batches_in_epoch"] >= steps_per_epoch(self.config, len(self.train_dataset)):
-            self._start_epoch(int(state["epoch"]) + 1)  # saved exactly at the end of an epoch
-        else:
-            self._start_epoch(int(state["epoch"]), loader_state, int(state["batches_in_epoch"]))
+        if self.train_dataset is not None:  # (a validation-only run needs just the weights)
+            if state["batches_in_epoch"] >= steps_per_epoch(self.config, len(self.train_dataset)):
+                self._start_epoch(int(state["epoch"]) + 1)  # saved exactly at the end of an epoch
+            else:
+                self._start_epoch(int(state["epoch"]), loader_state, int(state["batches_in_epoch"]))
         _set_rng_states(state["rng"])
         if self.kl_ctrl is not None and state["kl_coef"] is not None:
             self.kl_ctrl.value = float(state["kl_coef"])

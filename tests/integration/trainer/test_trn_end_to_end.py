@@ -132,6 +132,36 @@ def test_auto_resume_mid_epoch_is_exact(run_a, workspace):
         assert reproducible(resumed[step]) == reproducible(original[step]), step
 
 
+def test_val_only_reproduces_the_last_validation(run_a, workspace):
+    run_d = workspace / "run_d"
+    run_ppo(compose_config(overrides(workspace, run_d, "trainer.val_only=True", "trainer.resume_mode=resume_path",
+                                     f"trainer.resume_from_path={run_a / 'global_step_3'}")))
+    (validated,) = read_metrics(run_d)
+    original = metrics_by_step(run_a)[3]
+    assert validated["step"] == 3
+    val_keys = [key for key in validated if key.startswith(("val/", "val-core/", "val-aux/", "validation_"))]
+    assert len(val_keys) > 10
+    assert {key: validated[key] for key in val_keys} == {key: original[key] for key in val_keys}
+    assert not list(run_d.glob("global_step_*"))  # validation only: nothing trained or saved
+
+
+def test_kl_in_reward_and_kl_loss_use_the_reference(workspace):
+    run_e = workspace / "run_e"
+    run_ppo(compose_config(overrides(
+        workspace, run_e, "algorithm.adv_estimator=grpo", "algorithm.use_kl_in_reward=True",
+        "algorithm.kl_ctrl.type=adaptive", "algorithm.kl_ctrl.kl_coef=0.05", "algorithm.kl_ctrl.target_kl=0.001",
+        "algorithm.kl_ctrl.horizon=16", "actor_rollout_ref.actor.use_kl_loss=True", "data.val_files=null",
+        "trainer.val_before_train=False", "trainer.total_training_steps=2", "trainer.save_freq=-1",
+    )))
+    rows = metrics_by_step(run_e)
+    assert sorted(rows) == [1, 2] and not list(run_e.glob("global_step_*"))
+    assert rows[1]["actor/reward_kl_penalty"] == pytest.approx(0.0, abs=1e-6)  # reference = policy at step 1
+    assert rows[1]["actor/reward_kl_penalty_coeff"] == 0.05
+    assert rows[2]["actor/reward_kl_penalty"] > 0  # the policy moved away from the reference
+    assert rows[2]["actor/reward_kl_penalty_coeff"] < 0.05  # step 1 had KL below target: beta shrank
+    assert rows[2]["timing_s/ref"] > 0
+
+
 def test_plot_commands_on_the_run_folder(run_a, workspace, tmp_path):
     def plot(*args):
         return subprocess.run([sys.executable, "-m", "maxrl.trainer.plots", *map(str, args)],
