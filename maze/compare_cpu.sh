@@ -3,21 +3,21 @@
 # every run gets identical data order, steps, batch, learning rate, rollouts per prompt and seed; only the
 # advantage estimator differs. Each final model is then scored with VAL_N samples per test maze.
 #
-#   bash maze/compare_cpu.sh                      # about an hour on 2 free cores
+#   bash maze/compare_cpu.sh                      # ~30 min of RL on 2 quiet cores (+ ~15 min warm start once)
 #   SFT_MODEL=outputs/maze_cpu/sft/checkpoint-400 SEEDS="1 2 3" bash maze/compare_cpu.sh
 #
 # Every run is composed by maze/maze_cpu.sh (DRY_RUN=1 prints its config), so the study trains exactly what
 # that launcher trains; the launcher itself first makes the data and the warm start if needed and validates
 # the starting model. The training runs then go one after another in one process on one Ray cluster
-# (python -m maxrl.experiments.run_configs), which saves a Ray start per run; one such process per seed. Writes under
-# $MAXRL_OUTPUT_DIR/maze_cpu/compare: warm_start/, n<N>/<method>_seed<S>/ (one run folder each), configs/,
-# logs/, and the summary in $STUDY_OUT (default .../compare/summary): pass_at_k.png, table.md, results.json
-# (python -m maxrl.experiments.maze_compare). A finished run is skipped, so a rerun resumes the study.
+# (python -m maxrl.experiments.run_configs), which saves a Ray start per run; one such process per seed.
+# Writes under $MAXRL_OUTPUT_DIR/maze_cpu/compare: warm_start/, n<N>/<method>_seed<S>/ (one run folder
+# each), configs/, logs/, and the summary in $STUDY_OUT (default .../compare/summary): pass_at_k.png,
+# table.md, results.json (python -m maxrl.experiments.maze_compare). A finished run is skipped, so a rerun
+# resumes the study.
 # Optional: METHODS ("maxrl grpo rloo"), ROLLOUT_NS ("4 16"), SEEDS ("1 2"), STEPS (10), VAL_N (64),
 # PARALLEL_SEEDS=1 (train each seed's runs in its own process at the same time: on a machine shared with
-# other jobs this gets the study a larger share of the cores),
-# SFT_MODEL and maze_cpu.sh's TRAIN_BATCH, LR, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra
-# arguments are Hydra overrides for every run.
+# other jobs this gets the study a larger share of the cores), SFT_MODEL, and maze_cpu.sh's TRAIN_BATCH,
+# LR, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra arguments are Hydra overrides for every run.
 set -euo pipefail
 HERE="$(dirname "${BASH_SOURCE[0]}")"
 source "$HERE/../maxrl/launch/launcher.sh"
