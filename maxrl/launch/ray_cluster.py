@@ -165,18 +165,34 @@ def run_on_cluster(spec: ClusterSpec, command: list[str], join_timeout_s: float 
     if shutil.which("ray") is None:
         raise ClusterStartError("the `ray` command is not on PATH; activate the environment maxrl is installed in")
     processes: list[subprocess.Popen] = []
+    job: subprocess.Popen | None = None
+    env = ray_environment()
     previous_sigterm = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        processes.append(subprocess.Popen(head_command(spec)))
+        processes.append(subprocess.Popen(head_command(spec), env=env))
         wait_for_nodes(spec.address, 1, join_timeout_s, processes)
         for host in spec.hosts[1:]:
-            processes.append(subprocess.Popen(worker_command(spec, host)))
+            processes.append(subprocess.Popen(worker_command(spec, host), env=env))
         wait_for_nodes(spec.address, len(spec.hosts), join_timeout_s, processes)
-        env = dict(os.environ, RAY_ADDRESS=spec.address)
-        return subprocess.run(command, env=env).returncode
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # ray.init/shutdown above replaced it
+        job = subprocess.Popen(command, env=dict(env, RAY_ADDRESS=spec.address))
+        return job.wait()
     finally:
-        stop_processes(processes)
+        # On Ctrl-C or SIGTERM the job goes first, so it never outlives the cluster it runs on.
+        stop_processes(([job] if job is not None else []) + processes)
         signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def ray_environment() -> dict[str, str]:
+    """The environment for `ray start` and the job, with two defaults a one-job cluster needs (each can be
+    overridden by exporting it): token authentication off, because Ray >= 2.60 otherwise refuses a driver that
+    does not hold the token `ray start` just wrote; and Ray's workers at normal priority instead of nice 15,
+    which starves the training actors on a machine that runs anything else."""
+    env = dict(os.environ)
+    env.setdefault("RAY_AUTH_MODE", "disabled")
+    env.setdefault("RAY_worker_niceness", "0")
+    env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    return env
 
 
 def spec_from_environment(args: argparse.Namespace) -> ClusterSpec:

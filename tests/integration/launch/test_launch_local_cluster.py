@@ -39,3 +39,32 @@ def test_a_head_that_cannot_start_fails_fast_with_its_exit_code():
     )
     assert result.returncode == 1
     assert "before the cluster formed" in result.stderr
+
+
+def test_sigterm_stops_the_job_and_the_cluster(tmp_path):
+    import os
+    import signal
+    import time
+
+    port = _free_port()
+    pid_file = tmp_path / "job.pid"
+    job = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "maxrl.launch.ray_cluster", "--local", "--num-cpus", "1", "--port", str(port),
+         "--temp-dir", tempfile.mkdtemp(prefix="r", dir="/tmp"), "--", sys.executable, "-c", job],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and launcher.poll() is None, "the job never started"
+        time.sleep(0.5)
+    job_pid = int(pid_file.read_text())
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(timeout=120) == 143
+    try:
+        os.kill(job_pid, 0)
+        job_alive = True
+    except ProcessLookupError:
+        job_alive = False
+    assert not job_alive
+    assert _ray_processes_on(port) == ""
