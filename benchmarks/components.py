@@ -18,6 +18,7 @@ from dataclasses import replace
 import torch
 
 from benchmarks.baselines import BarePolicyUpdate, RawGenerate, bare_log_probs, load_plain_model
+from benchmarks.process_tree import tree_cpu_seconds
 from benchmarks.stats import Comparison, compare
 from benchmarks.workspace import RunShape, Workspace
 from maxrl.data.batch import Batch
@@ -94,7 +95,7 @@ def benchmark_components(workspace: Workspace, shape: RunShape, repeats: int, wa
             results |= compare(
                 ("model.generate", RawGenerate(plain, prompts, sampling, tokenizer.pad_token_id)),
                 {"rollout hf: worker.generate_sequences": worker_generate, "rollout hf: backend.generate": backend_generate},
-                "generated tokens", repeats, warmup,
+                "generated tokens", repeats, warmup, tree_cpu_seconds,
             )
             samples = group.dispatch("generate_sequences", prompts)
 
@@ -108,7 +109,7 @@ def benchmark_components(workspace: Workspace, shape: RunShape, repeats: int, wa
 
             logger.info("log-prob: %d samples", len(samples))
             results |= compare(("bare forward", bare_forward), {"log-prob: worker.compute_log_prob": worker_log_probs},
-                               "tokens", repeats, warmup)
+                               "tokens", repeats, warmup, tree_cpu_seconds)
             batch = _with_advantages(samples, group.dispatch("compute_log_prob", samples))
             bare_update = BarePolicyUpdate(plain, config)
 
@@ -118,7 +119,8 @@ def benchmark_components(workspace: Workspace, shape: RunShape, repeats: int, wa
 
             logger.info("update: %d samples", len(batch))
             results |= compare(("bare training loop", lambda: bare_update(batch)),
-                               {"update: worker.update_actor": worker_update}, "tokens", repeats, warmup)
+                               {"update: worker.update_actor": worker_update}, "tokens", repeats, warmup,
+                               tree_cpu_seconds)
     finally:
         pool.shutdown()
     return results

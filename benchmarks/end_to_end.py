@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from benchmarks.memory import ProcessPeak, ProcessTreeMemory
+from benchmarks.process_tree import ProcessPeak, ProcessTreeMemory
 from benchmarks.stats import Summary, summarize
 from benchmarks.workspace import RunShape, Workspace
 

@@ -96,6 +96,7 @@ def _components(results: dict) -> list[str]:
             f"{_spread(c['baseline_rate'])}",
             _spread(c["ratio"]),
             f"{100 * c['overhead']:+.1f}%",
+            _spread(c["cpu_ratio"]) if c.get("cpu_ratio") else "-",
         ]
         for c in comparisons
     ]
@@ -106,9 +107,12 @@ def _components(results: dict) -> list[str]:
         f"{shape['prompts']} maze prompts x n={shape['n']}, {shape['response_length']} generated tokens per sample "
         f"(no early stop), one worker, {results['repeats']} paired rounds after {results['warmup']} warm-up "
         "round(s). Rates in tokens/s (generated tokens for rollout, all sequence tokens otherwise), "
-        "median [quartiles]; ratio = framework time / baseline time per token, paired per round.",
+        "median [quartiles]; time ratio = framework / baseline wall time per token, paired per round; "
+        "CPU ratio = the same for CPU seconds summed over the driver and its child processes (robust to "
+        "other load, blind to waiting).",
         "",
-        *_table(["framework call", "baseline", "framework rate", "baseline rate", "time ratio", "overhead"], rows),
+        *_table(["framework call", "baseline", "framework rate", "baseline rate", "time ratio", "overhead",
+                 "CPU ratio"], rows),
         *_load_line(results, "components"),
     ]
 

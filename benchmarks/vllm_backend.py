@@ -12,6 +12,7 @@ import importlib.util
 import logging
 from dataclasses import replace
 
+from benchmarks.process_tree import tree_cpu_seconds
 from benchmarks.stats import Comparison, compare
 from benchmarks.workspace import RunShape, Workspace
 
@@ -63,4 +64,4 @@ def benchmark_vllm(workspace: Workspace, shape: RunShape, repeats: int, warmup: 
 
     logger.info("vllm rollout: %d prompts x n=%d, %d tokens each", len(prompts), shape.n, shape.response_length)
     return compare(("LLM.generate", raw_generate), {"rollout vllm: backend.generate": backend_generate},
-                   "generated tokens", repeats, warmup)
+                   "generated tokens", repeats, warmup, tree_cpu_seconds)

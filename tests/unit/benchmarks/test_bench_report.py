@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.end_to_end import TrainingRun, scaling_rows
 from benchmarks.machine import describe_machine, load_average
-from benchmarks.memory import ProcessPeak
+from benchmarks.process_tree import ProcessPeak, tree_cpu_seconds
 from benchmarks.report import render_markdown, write_report
 from benchmarks.stats import compare
 from benchmarks.targets import evaluate_targets
@@ -31,7 +31,7 @@ def trivial_comparisons():
         return float(sum(range(100)) * 0 + 64)
 
     return compare(("model.generate", work), {"rollout hf: worker.generate_sequences": work}, "generated tokens",
-                   repeats=3, warmup=1)
+                   repeats=3, warmup=1, cpu_clock=tree_cpu_seconds)
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_markdown_has_every_section_and_row(results):
     for heading in ("## Framework calls against their baselines", "## One RL step, phase by phase",
                     "## Step time against rollout.n", "## Step time against the number of workers", "## Targets"):
         assert heading in page
-    assert "| framework call | baseline | framework rate | baseline rate | time ratio | overhead |" in page
+    assert "| framework call | baseline | framework rate | baseline rate | time ratio | overhead | CPU ratio |" in page
     assert "| rollout hf: worker.generate_sequences | model.generate |" in page
     assert "| step | 4.00 [4.00, 4.50] | 100.0% |" in page
     assert "| gen | 1.00 [1.00, 1.00] | 25.0% |" in page

@@ -72,6 +72,29 @@ def test_compare_ratio_and_rates_are_exact(clock):
     assert (comparison.name, comparison.baseline, comparison.unit) == ("framework", "raw", "tokens")
 
 
+def test_compare_cpu_ratio_from_a_cpu_clock(clock):
+    cpu = {"seconds": 0.0}
+
+    def work(wall, cpu_seconds, units):
+        def call():
+            clock.now += wall
+            cpu["seconds"] += cpu_seconds
+            return units
+
+        return call
+
+    results = compare(("raw", work(1.0, 1.0, 10)), {"fw": work(2.0, 1.1, 10)}, unit="x", repeats=3, warmup=1,
+                      cpu_clock=lambda: cpu["seconds"])
+    assert results["fw"].ratio.median == pytest.approx(2.0)  # waited twice as long...
+    assert results["fw"].cpu_ratio.median == pytest.approx(1.1)  # ...but computed only 10% more
+    assert results["fw"].to_dict()["cpu_ratio"]["count"] == 3
+
+
+def test_compare_without_a_cpu_clock_has_no_cpu_ratio(clock):
+    results = compare(("raw", clock.work("raw", 1.0, 1)), {"fw": clock.work("fw", 1.0, 1)}, "x", repeats=1)
+    assert results["fw"].cpu_ratio is None and results["fw"].to_dict()["cpu_ratio"] is None
+
+
 def test_compare_rotates_the_order_each_round_after_warmup(clock):
     compare(("a", clock.work("a", 1.0, 1)), {"b": clock.work("b", 1.0, 1), "c": clock.work("c", 1.0, 1)},
             unit="x", repeats=3, warmup=1)

@@ -1,11 +1,13 @@
-"""Peak resident memory of every process of a run: the driver, the Ray workers, the reward processes.
+"""The driver's process tree: CPU time used, and peak resident memory of each process.
 
-A training run's processes are all descendants of the driver (it starts Ray's raylet, which starts the
-worker actors, and the reward manager's process pool). A background thread walks that process tree
-every `interval_s` and keeps, per process, the kernel's high-water mark of its resident set
-(``VmHWM``), which is exact however short the peak was. The driver is long-lived, so its lifetime
-high-water mark would include earlier benchmarks; for it the thread keeps the largest resident set it
-saw during the run instead.
+Every process of a run descends from the driver: it starts Ray's raylet, which starts the worker
+actors, and the reward manager's process pool. Summing CPU time over the tree gives a cost measure
+that, unlike wall time, hardly changes when other programs compete for the cores.
+
+For memory, a background thread walks the tree every `interval_s` and keeps, per process, the kernel's
+high-water mark of its resident set (``VmHWM``), which is exact however short the peak was. The
+driver is long-lived, so its lifetime high-water mark would include earlier benchmarks; for it the
+thread keeps the largest resident set it saw during the run instead.
 """
 
 from __future__ import annotations
@@ -17,11 +19,24 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["ProcessPeak", "ProcessTreeMemory", "high_water_mark_bytes", "process_role"]
+__all__ = ["ProcessPeak", "ProcessTreeMemory", "high_water_mark_bytes", "process_role", "tree_cpu_seconds"]
 
 MIB = 2**20
 RAY_MARKS = ("ray::", "/ray/")
 """Substrings of the command line of Ray's processes: actor/worker titles, or a path inside the ray package."""
+
+
+def tree_cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its living descendants so far."""
+    driver = psutil.Process(os.getpid())
+    total = 0.0
+    for process in [driver, *driver.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended between listing and reading
+            continue
+        total += times.user + times.system
+    return total
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from benchmarks.machine import describe_machine, load_average
-from benchmarks.memory import ProcessTreeMemory, high_water_mark_bytes, process_role
+from benchmarks.process_tree import ProcessTreeMemory, high_water_mark_bytes, process_role, tree_cpu_seconds
 from benchmarks.suites import SUITES
 from benchmarks.workspace import RunShape, Workspace
 
@@ -32,6 +33,21 @@ def test_process_tree_memory_sees_a_child_peak():
     assert peaks[child.pid].peak_bytes >= 64 * 2**20
     assert peaks[child.pid].role == "other"
     assert memory.peaks()[0].role == "driver" and memory.peaks()[0].pid == psutil.Process().pid
+
+
+def test_tree_cpu_seconds_counts_a_busy_child():
+    """A child that spins for 0.5 s of CPU adds about that much to the tree's CPU time."""
+    code = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.5: pass\ntime.sleep(5)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        before = tree_cpu_seconds()
+        deadline = time.monotonic() + 60
+        while sum(psutil.Process(child.pid).cpu_times()[:2]) < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tree_cpu_seconds() - before >= 0.4
+    finally:
+        child.kill()
+        child.wait(timeout=60)
 
 
 def test_process_role_of_this_process_is_driver():
