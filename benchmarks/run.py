@@ -43,6 +43,12 @@ OFFLINE_ENVIRONMENT = {
 }
 
 
+RAY_SYSTEM_CONFIG = {"worker_niceness": 0}
+"""Ray starts its worker processes at nice 15 by default. The baselines run in the driver at nice 0, so
+on a machine with other load the workers would lose CPU to everything else and every ratio would
+measure the scheduler, not the framework; at equal niceness both sides compete on equal terms."""
+
+
 def _start_ray(attempts: int = 3) -> None:
     """A private local Ray instance (4 logical CPUs: 2 workers, the driver's helpers, the reward pool).
 
@@ -53,7 +59,7 @@ def _start_ray(attempts: int = 3) -> None:
     for attempt in range(1, attempts + 1):
         try:
             ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=512 * 2**20)
+                     object_store_memory=512 * 2**20, _system_config=RAY_SYSTEM_CONFIG)
             return
         except Exception as error:  # Ray raises a bare Exception when its node times out during start-up
             if attempt == attempts or "timed out during startup" not in str(error):
