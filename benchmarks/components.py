@@ -22,6 +22,7 @@ from benchmarks.process_tree import tree_cpu_seconds
 from benchmarks.stats import Comparison, compare
 from benchmarks.workspace import RunShape, Workspace
 from maxrl.data.batch import Batch
+from maxrl.workers.batch_sizes import chunk_sizes
 
 __all__ = ["WORKER_THREADS", "benchmark_components", "first_prompts"]
 
@@ -104,7 +105,8 @@ def benchmark_components(workspace: Workspace, shape: RunShape, repeats: int, wa
                 return _tokens(samples)
 
             def bare_forward() -> int:
-                bare_log_probs(plain, samples, temperature, with_entropy=True)
+                for micro in samples.split(chunk_sizes(len(samples), rollout_cfg.log_prob_micro_batch_size_per_gpu)):
+                    bare_log_probs(plain, micro, temperature, with_entropy=True)
                 return _tokens(samples)
 
             logger.info("log-prob: %d samples", len(samples))

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from benchmarks.process_tree import ProcessPeak, ProcessTreeMemory
+from benchmarks.process_tree import ProcessPeak, ProcessTreeMemory, wait_for_workers_to_exit
 from benchmarks.stats import Summary, summarize
 from benchmarks.workspace import RunShape, Workspace
 
@@ -74,6 +74,8 @@ def run_training(workspace: Workspace, shape: RunShape, warmup_steps: int, measu
         raise ValueError(f"run_training: need measured_steps >= 1 and warmup_steps >= 0, got "
                          f"{measured_steps=}, {warmup_steps=}")
     shape = replace(shape, steps=warmup_steps + measured_steps)
+    if not wait_for_workers_to_exit():
+        logger.warning("worker processes of an earlier run are still alive; they may show in this run's memory table")
     run_dir = workspace.root / f"run_n{shape.n}_w{shape.workers}_{time.monotonic_ns()}"
     logger.info("training run: n=%d, %d worker(s), %d prompts, %d steps", shape.n, shape.workers, shape.prompts,
                 shape.steps)
@@ -93,14 +95,18 @@ def scaling_rows(runs: list[TrainingRun], key: str) -> list[dict]:
     """Step time of runs that differ in ``shape.<key>`` (``n`` or ``workers``), relative to the first.
 
     ``growth`` = t / t_first and ``growth_per_unit`` = growth / (value / value_first): at most 1 means
-    the step time grows no faster than linearly in `key`.
+    the step time grows no faster than linearly in `key`. ``step_growth_per_unit`` is the same against the
+    previous run (the local slope: fixed costs cannot hide a superlinear stretch there).
     """
     first = runs[0]
     base_value, base_step = getattr(first.shape, key), first.phase("step").median
     rows = []
+    previous_value, previous_step = base_value, base_step
     for run in runs:
         value, step = getattr(run.shape, key), run.phase("step")
         growth = step.median / base_step
+        step_growth = (step.median / previous_step) / (value / previous_value)
+        previous_value, previous_step = value, step.median
         rows.append({
             key: value,
             "samples": run.shape.prompts * run.shape.n,
@@ -109,6 +115,7 @@ def scaling_rows(runs: list[TrainingRun], key: str) -> list[dict]:
             "update_actor_s": run.phase("update_actor").median,
             "growth": growth,
             "growth_per_unit": growth / (value / base_value),
+            "step_growth_per_unit": step_growth,
             "startup_s": run.startup_s,
         })
     return rows

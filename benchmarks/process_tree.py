@@ -19,7 +19,14 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["ProcessPeak", "ProcessTreeMemory", "high_water_mark_bytes", "process_role", "tree_cpu_seconds"]
+__all__ = [
+    "ProcessPeak",
+    "ProcessTreeMemory",
+    "high_water_mark_bytes",
+    "process_role",
+    "tree_cpu_seconds",
+    "wait_for_workers_to_exit",
+]
 
 MIB = 2**20
 RAY_MARKS = ("ray::", "/ray/")
@@ -37,6 +44,25 @@ def tree_cpu_seconds() -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def wait_for_workers_to_exit(timeout_s: float = 60.0) -> bool:
+    """Wait until no worker-group process of an earlier run is left (Ray kills actors asynchronously),
+    so that the next run's measurements do not include it. Returns whether they all exited in time."""
+    driver = psutil.Process(os.getpid())
+
+    def workers() -> list[psutil.Process]:
+        found = []
+        for process in driver.children(recursive=True):
+            try:
+                if process_role(process, driver.pid) == "worker" and process.status() != psutil.STATUS_ZOMBIE:
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
+
+    _, alive = psutil.wait_procs(workers(), timeout=timeout_s)
+    return not alive
 
 
 @dataclass(frozen=True)

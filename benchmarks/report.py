@@ -76,6 +76,7 @@ def _machine(results: dict) -> list[str]:
         f"# maxrl benchmarks: suite `{results['suite']}`",
         "",
         f"Command: `{results['command']}`; started {results['started_at']}, took {_num(results['duration_s'])} s.",
+        *([f"Config overrides on every run: `{' '.join(results['overrides'])}`."] if results.get("overrides") else []),
         "",
         f"Machine: {machine['cpu']}, {machine['usable_cores']} usable of {machine['logical_cores']} logical cores, "
         f"{machine['memory_gib']} GiB; {machine['os']}; Python {machine['python']}; {libraries}; "
@@ -157,24 +158,34 @@ def _end_to_end(results: dict) -> list[str]:
     ]
 
 
+def _scaling_setting(results: dict) -> str:
+    shape = results.get("scaling_shape")
+    if shape is None:
+        return ""
+    return (f"{shape['prompts']} prompts, {shape['response_length']} tokens per sample (no early stop); the n sweep "
+            f"on {shape['workers']} workers, the worker sweep at n = {shape['n']}; seconds per step, median "
+            "[min, max] over the measured steps. ")
+
+
 def _scaling(results: dict) -> list[str]:
     lines = []
+    setting = _scaling_setting(results)
     by_n = results.get("scaling_n")
     if by_n:
         first = by_n[0]["n"]
         rows = [
             [str(r["n"]), str(r["samples"]), _range(r["step_s"]), _num(r["gen_s"]), _num(r["update_actor_s"]),
-             _num(r["growth"]), _num(r["growth_per_unit"])]
+             _num(r["growth"]), _num(r["growth_per_unit"]), _num(r["step_growth_per_unit"])]
             for r in by_n
         ]
         lines += [
             "",
             "## Step time against rollout.n",
             "",
-            "Seconds per step, median [min, max] over the measured steps; growth = t(n) / t(first n); "
-            f"growth per unit = growth / (n / {first}) (at most 1: no faster than linear).",
+            f"{setting}Growth = t(n) / t({first}); growth per unit = growth / (n / {first}) "
+            "(at most 1: no faster than linear); local = the same against the previous row.",
             "",
-            *_table(["n", "samples", "step s", "gen s", "update s", "growth", "growth per unit"], rows),
+            *_table(["n", "samples", "step s", "gen s", "update s", "growth", "growth per unit", "local"], rows),
             *_load_line(results, "scaling_n"),
         ]
     by_workers = results.get("scaling_workers")
@@ -188,7 +199,7 @@ def _scaling(results: dict) -> list[str]:
             "",
             "## Step time against the number of workers",
             "",
-            "Same batch on 1 and 2 worker processes; speedup = t(first) / t.",
+            f"{setting}The same batch on each number of worker processes; speedup = t({by_workers[0]['workers']}) / t.",
             "",
             *_table(["workers", "samples", "step s", "gen s", "update s", "speedup"], rows),
             *_load_line(results, "scaling_workers"),

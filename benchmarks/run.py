@@ -1,8 +1,9 @@
-"""``python -m benchmarks.run --suite quick|cpu [--out DIR] [--only SECTION ...]``
+"""``python -m benchmarks.run --suite quick|cpu [--out DIR] [--only SECTION ...] [KEY=VALUE ...]``
 
 Builds the inputs in a scratch folder, starts one local Ray instance, runs the chosen sections and
 writes ``results.json`` and ``results.md`` to ``--out`` (default ``outputs/benchmarks/<suite>``); the
-Markdown is also printed. Sections: ``components`` (rollout, log-prob and update against their
+Markdown is also printed. Trailing ``KEY=VALUE`` Hydra overrides apply to every run (for trying a
+setting: the baselines read the same config). Sections: ``components`` (rollout, log-prob and update against their
 baselines), ``vllm`` (only where vLLM is importable), ``end_to_end`` (one RL step by phase, with peak
 memory per process) and ``scaling`` (rollout.n and worker sweeps).
 """
@@ -30,7 +31,8 @@ __all__ = ["main", "run_suite"]
 
 logger = logging.getLogger("benchmarks")
 
-SECTIONS = ("components", "vllm", "end_to_end", "scaling")
+SECTIONS = ("end_to_end", "scaling", "components", "vllm")
+"""In running order: the training runs first, while the driver holds nothing else (its memory is reported)."""
 
 OFFLINE_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",
@@ -93,17 +95,15 @@ class _Run:
         yield
         self.results["load"][name] = {"start": start, "end": load_average()}
 
-    def _training(self, n: int, workers: int):
-        """The training run of (n, workers), run once and shared by the sections that need it."""
+    def _training(self, shape):
+        """The training run of `shape`, run once and shared by the sections that need it."""
         from benchmarks.end_to_end import run_training
 
-        key = (n, workers)
-        if key not in self._training_runs:
-            shape = replace(self.suite.training_shape, n=n, workers=workers)
-            self._training_runs[key] = run_training(
+        if shape not in self._training_runs:
+            self._training_runs[shape] = run_training(
                 self.workspace, shape, self.suite.warmup_steps, self.suite.measured_steps
             )
-        return self._training_runs[key]
+        return self._training_runs[shape]
 
     def components(self) -> None:
         from benchmarks.components import benchmark_components
@@ -128,29 +128,33 @@ class _Run:
         self.results.setdefault("components", []).extend(c.to_dict() for c in comparisons.values())
 
     def end_to_end(self) -> None:
-        shape = self.suite.training_shape
         with self.section("end_to_end"):
-            self.results["end_to_end"] = self._training(shape.n, shape.workers).to_dict()
+            self.results["end_to_end"] = self._training(self.suite.training_shape).to_dict()
 
     def scaling(self) -> None:
         from benchmarks.end_to_end import scaling_rows
 
-        workers = self.suite.training_shape.workers
+        shape = self.suite.scaling_shape
+        self.results["scaling_shape"] = shape.__dict__
         with self.section("scaling_n"):
-            by_n = [self._training(n, workers) for n in self.suite.n_values]
+            by_n = [self._training(replace(shape, n=n)) for n in self.suite.n_values]
         self.results["scaling_n"] = scaling_rows(by_n, "n")
         with self.section("scaling_workers"):
-            by_workers = [self._training(self.suite.workers_sweep_n, w) for w in self.suite.worker_values]
+            by_workers = [self._training(replace(shape, workers=w)) for w in self.suite.worker_values]
         self.results["scaling_workers"] = scaling_rows(by_workers, "workers")
 
 
-def run_suite(suite: Suite, sections: tuple[str, ...], root: Path, command: str) -> dict:
-    """Run `sections` of `suite` with scratch files under `root`; return the results."""
+def run_suite(
+    suite: Suite, sections: tuple[str, ...], root: Path, command: str, overrides: tuple[str, ...] = ()
+) -> dict:
+    """Run `sections` of `suite` with scratch files under `root`, `overrides` applied to every run's config;
+    return the results."""
     from benchmarks.targets import evaluate_targets
     from benchmarks.vllm_backend import vllm_available
 
     began = time.perf_counter()
-    run = _Run(suite, build_workspace(root), command)
+    run = _Run(suite, build_workspace(root, overrides), command)
+    run.results["overrides"] = list(overrides)
     if "vllm" in sections and not vllm_available():
         logger.info("vLLM is not importable here: skipping the vllm section (run from .venv-vllm for it)")
         sections = tuple(s for s in sections if s != "vllm")
@@ -178,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(default: outputs/benchmarks/<suite>)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="run only these sections (default: all)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="Hydra overrides applied to every run, after the benchmark's own settings "
+                             "(e.g. actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16)")
     return parser
 
 
@@ -190,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
     out_dir = args.out or Path("outputs") / "benchmarks" / args.suite
     command = " ".join(["python -m benchmarks.run", *argv])
     with tempfile.TemporaryDirectory(prefix="maxrl_bench_") as root:
-        results = run_suite(SUITES[args.suite], tuple(args.only), Path(root), command)
+        results = run_suite(SUITES[args.suite], tuple(args.only), Path(root), command, tuple(args.overrides))
     json_path, markdown_path = write_report(results, out_dir)
     print(render_markdown(results))  # the command's output: the tables
     logger.info("wrote %s and %s", json_path, markdown_path)

@@ -1,8 +1,9 @@
 """The suites: how much of each benchmark to run.
 
-``quick`` is a smoke test of every path (about 1-2 minutes on an idle 2-core machine); ``cpu`` is
-the measurement (under 10 minutes there): 7 paired rounds per comparison, and training runs with one
-warm-up and two measured steps for rollout.n = 8 ... 128 and 1 or 2 workers.
+``quick`` is a smoke test of every path (about 1-2 minutes on an idle 2-core machine). ``cpu`` is the
+measurement (under 10 minutes there): 7 paired rounds per comparison on the quickstart's batch (16
+prompts x n=8), the quickstart's step on 2 workers, and rollout.n = 8 ... 128 and 1 or 2 workers on
+4 prompts, each training run one warm-up and two measured steps.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ class Suite:
     name: str
     repeats: int  # paired rounds per comparison
     warmup: int  # untimed rounds before them
-    component_shape: RunShape  # batch of the rollout / log-prob / update comparisons
-    training_shape: RunShape  # the quickstart step; scaling varies its n and workers
+    component_shape: RunShape  # batch of the rollout / log-prob / update comparisons (one worker)
+    training_shape: RunShape  # the end-to-end step
+    scaling_shape: RunShape  # the sweeps vary its n and workers
     warmup_steps: int
     measured_steps: int
-    n_values: tuple[int, ...]  # rollout.n sweep (on training_shape.workers workers)
-    worker_values: tuple[int, ...]  # worker sweep (at rollout.n = workers_sweep_n)
-    workers_sweep_n: int
+    n_values: tuple[int, ...]  # rollout.n sweep, on scaling_shape.workers workers
+    worker_values: tuple[int, ...]  # worker sweep, at rollout.n = scaling_shape.n
 
 
 SUITES = {
@@ -33,25 +34,25 @@ SUITES = {
         name="quick",
         repeats=3,
         warmup=1,
-        component_shape=RunShape(n=4, prompts=2, response_length=16),
-        training_shape=RunShape(n=8, workers=2, prompts=2, response_length=16, ignore_eos=True),
+        component_shape=RunShape(n=4, prompts=4, response_length=16),
+        training_shape=RunShape(n=8, workers=2, prompts=4, response_length=16, ignore_eos=True),
+        scaling_shape=RunShape(n=8, workers=2, prompts=2, response_length=16, ignore_eos=True),
         warmup_steps=1,
         measured_steps=1,
         n_values=(8, 16),
         worker_values=(1, 2),
-        workers_sweep_n=8,
     ),
     "cpu": Suite(
         name="cpu",
         repeats=7,
         warmup=1,
-        component_shape=RunShape(n=8, prompts=4, response_length=32),
-        training_shape=RunShape(n=8, workers=2, prompts=4, response_length=32, ignore_eos=True),
+        component_shape=RunShape(n=8, prompts=16, response_length=32),
+        training_shape=RunShape(n=8, workers=2, prompts=16, response_length=32, ignore_eos=True),
+        scaling_shape=RunShape(n=32, workers=2, prompts=4, response_length=32, ignore_eos=True),
         warmup_steps=1,
         measured_steps=2,
         n_values=(8, 16, 32, 64, 128),
         worker_values=(1, 2),
-        workers_sweep_n=32,
     ),
 }
 """Suites by name (``--suite``)."""

@@ -9,7 +9,13 @@ import psutil
 import pytest
 
 from benchmarks.machine import describe_machine, load_average
-from benchmarks.process_tree import ProcessTreeMemory, high_water_mark_bytes, process_role, tree_cpu_seconds
+from benchmarks.process_tree import (
+    ProcessTreeMemory,
+    high_water_mark_bytes,
+    process_role,
+    tree_cpu_seconds,
+    wait_for_workers_to_exit,
+)
 from benchmarks.suites import SUITES
 from benchmarks.workspace import RunShape, Workspace
 
@@ -50,6 +56,17 @@ def test_tree_cpu_seconds_counts_a_busy_child():
         child.wait(timeout=60)
 
 
+def test_waiting_for_workers_ignores_other_children():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        began = time.monotonic()
+        assert wait_for_workers_to_exit(timeout_s=20) is True  # a plain child is no worker: no wait
+        assert time.monotonic() - began < 10
+    finally:
+        child.kill()
+        child.wait(timeout=60)
+
+
 def test_process_role_of_this_process_is_driver():
     me = psutil.Process()
     assert process_role(me, me.pid) == "driver"
@@ -74,8 +91,9 @@ def test_run_configuration_applies_the_shape(tmp_path):
 
 
 @pytest.mark.parametrize("suite", sorted(SUITES))
-def test_suites_share_the_quickstart_run_between_sections(suite):
+def test_suites_sweep_upwards_and_reuse_the_sweep_point(suite):
     suite = SUITES[suite]
-    assert suite.n_values[0] == suite.training_shape.n  # the end-to-end run is the sweep's first point
-    assert suite.training_shape.workers in suite.worker_values
+    assert list(suite.n_values) == sorted(suite.n_values) and list(suite.worker_values) == sorted(suite.worker_values)
+    assert suite.scaling_shape.n in suite.n_values  # the worker sweep shares a run with the n sweep
+    assert suite.scaling_shape.workers in suite.worker_values
     assert suite.repeats >= 3 and suite.measured_steps >= 1

@@ -47,6 +47,7 @@ def results():
         "warmup": 1,
         "load": {"components": {"start": load_average(), "end": [1.0, 2.0, 3.0]}},
         "components_shape": RunShape(n=4, prompts=2, response_length=16).__dict__,
+        "scaling_shape": RunShape(n=8, workers=2, prompts=4, response_length=32).__dict__,
         "components": [c.to_dict() for c in trivial_comparisons().values()],
         "end_to_end": runs_by_n[0].to_dict(),
         "scaling_n": scaling_rows(runs_by_n, "n"),
@@ -70,6 +71,7 @@ def test_scaling_rows_growth_against_the_first_run():
     assert [row["samples"] for row in rows] == [32, 64, 128]
     assert [row["growth"] for row in rows] == [1.0, 1.5, 5.0]
     assert [row["growth_per_unit"] for row in rows] == [1.0, 0.75, 1.25]
+    assert [row["step_growth_per_unit"] for row in rows] == pytest.approx([1.0, 0.75, 20 / 6 / 2])
 
 
 def test_targets_from_results(results):
@@ -101,9 +103,11 @@ def test_markdown_has_every_section_and_row(results):
     assert "| gen | 1.00 [1.00, 1.00] | 25.0% |" in page
     assert "| worker (pid 2) | 700 |" in page
     assert "| ray: 2 processes, sum | 150 |" in page
-    assert "| 16 | 64 | 6.00 [6.00, 6.00] | 1.00 | 2.00 | 1.50 | 0.750 |" in page
+    assert "| 16 | 64 | 6.00 [6.00, 6.00] | 1.00 | 2.00 | 1.50 | 0.750 | 0.750 |" in page
+    assert "| 32 | 128 | 20.0 [20.0, 20.0] | 1.00 | 2.00 | 5.00 | 1.25 | 1.67 |" in page
     assert "| 2 | 32 | 4.00 [4.00, 4.00] | 1.00 | 2.00 | 1.50 |" in page  # speedup 6 / 4
     assert "at end: 1.00 / 2.00 / 3.00." in page
+    assert "4 prompts, 32 tokens per sample (no early stop); the n sweep on 2 workers, the worker sweep at n = 8" in page
     assert "| **no** |" in page  # the 8 -> 32 growth per unit is 1.25
 
 
