@@ -13,11 +13,11 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from benchmarks.process_tree import ProcessPeak, ProcessTreeMemory, wait_for_workers_to_exit
+from benchmarks.process_tree import CpuAtLineAppends, ProcessPeak, ProcessTreeMemory, wait_for_workers_to_exit
 from benchmarks.stats import Summary, summarize
 from benchmarks.workspace import RunShape, Workspace
 
-__all__ = ["TrainingRun", "run_training", "scaling_rows"]
+__all__ = ["TrainingRun", "run_training", "scaling_rows", "step_cpu_seconds"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class TrainingRun:
     all_step_s: list[float]
     measured: list[dict[str, float]]  # the metrics rows of the measured steps
     memory: list[ProcessPeak]
+    cpu_s: list[float]  # CPU seconds of the measured steps, summed over all processes (may be empty)
 
     @property
     def startup_s(self) -> float:
@@ -48,6 +49,10 @@ class TrainingRun:
         names = [key[len(TIMING_PREFIX):] for key in self.measured[0] if key.startswith(TIMING_PREFIX)]
         return {name: self.phase(name) for name in names}
 
+    def cpu(self) -> Summary | None:
+        """CPU seconds per measured step, or None where the steps' boundaries were not all seen."""
+        return summarize(self.cpu_s) if self.cpu_s else None
+
     def metric(self, key: str) -> float:
         """Median of a per-step metric (e.g. ``perf/total_num_tokens``) over the measured steps."""
         return summarize([row[key] for row in self.measured]).median
@@ -61,6 +66,7 @@ class TrainingRun:
             "startup_s": self.startup_s,
             "phases": {name: summary.to_dict() for name, summary in self.phases().items()},
             "tokens_per_step": self.metric("perf/total_num_tokens"),
+            "cpu_s": None if self.cpu() is None else self.cpu().to_dict(),
             "memory": [peak.to_dict() for peak in self.memory],
         }
 
@@ -68,7 +74,7 @@ class TrainingRun:
 def run_training(workspace: Workspace, shape: RunShape, warmup_steps: int, measured_steps: int) -> TrainingRun:
     """Train ``warmup_steps + measured_steps`` steps of `shape` and read back the measured ones."""
     from maxrl.trainer.main_ppo import run_ppo
-    from maxrl.trainer.tracking import read_metrics
+    from maxrl.trainer.tracking import METRICS_FILE, read_metrics
 
     if measured_steps < 1 or warmup_steps < 0:
         raise ValueError(f"run_training: need measured_steps >= 1 and warmup_steps >= 0, got "
@@ -79,43 +85,64 @@ def run_training(workspace: Workspace, shape: RunShape, warmup_steps: int, measu
     run_dir = workspace.root / f"run_n{shape.n}_w{shape.workers}_{time.monotonic_ns()}"
     logger.info("training run: n=%d, %d worker(s), %d prompts, %d steps", shape.n, shape.workers, shape.prompts,
                 shape.steps)
-    with ProcessTreeMemory() as memory:
+    with ProcessTreeMemory() as memory, CpuAtLineAppends(run_dir / METRICS_FILE) as cpu_clock:
         began = time.perf_counter()
         run_ppo(workspace.config(shape, run_dir))
         wall_s = time.perf_counter() - began
-    rows = sorted((row for row in read_metrics(run_dir) if "timing_s/step" in row), key=lambda row: row["step"])
-    if len(rows) != shape.steps:
-        raise RuntimeError(f"run {run_dir} logged {len(rows)} training steps, expected {shape.steps}")
+    rows = read_metrics(run_dir)
+    if [row["step"] for row in rows] != list(range(1, shape.steps + 1)) or "timing_s/step" not in rows[-1]:
+        raise RuntimeError(f"run {run_dir} logged steps {[row['step'] for row in rows]}, expected 1..{shape.steps}")
     return TrainingRun(
-        shape, warmup_steps, wall_s, [row["timing_s/step"] for row in rows], rows[warmup_steps:], memory.peaks()
+        shape, warmup_steps, wall_s, [row["timing_s/step"] for row in rows], rows[warmup_steps:], memory.peaks(),
+        step_cpu_seconds(cpu_clock.readings, warmup_steps, shape.steps),
     )
 
 
+def step_cpu_seconds(readings: list[float], warmup_steps: int, steps: int) -> list[float]:
+    """CPU seconds of steps ``warmup_steps + 1 .. steps`` from the readings at each row append (empty when
+    an append was missed: the step before the first measured one must be seen too)."""
+    if warmup_steps < 1 or len(readings) < steps:
+        return []
+    spent = [readings[step - 1] - readings[step - 2] for step in range(warmup_steps + 1, steps + 1)]
+    return spent if all(value > 0 for value in spent) else []
+
+
+def _growth(values: list[float | None], units: list[float]) -> tuple[list, list]:
+    """Growth per unit against the first value and against the previous one (None where a value is missing)."""
+    if any(value is None for value in values):
+        return [None] * len(values), [None] * len(values)
+    overall = [(value / values[0]) / (unit / units[0]) for value, unit in zip(values, units)]
+    local = [1.0] + [(values[i] / values[i - 1]) / (units[i] / units[i - 1]) for i in range(1, len(values))]
+    return overall, local
+
+
 def scaling_rows(runs: list[TrainingRun], key: str) -> list[dict]:
-    """Step time of runs that differ in ``shape.<key>`` (``n`` or ``workers``), relative to the first.
+    """Step time (wall and CPU) of runs that differ in ``shape.<key>`` (``n`` or ``workers``).
 
     ``growth`` = t / t_first and ``growth_per_unit`` = growth / (value / value_first): at most 1 means
     the step time grows no faster than linearly in `key`. ``step_growth_per_unit`` is the same against the
-    previous run (the local slope: fixed costs cannot hide a superlinear stretch there).
+    previous run (the local slope: fixed costs cannot hide a superlinear stretch there). The ``cpu_*``
+    entries do the same with the CPU seconds of a step, which other load hardly changes.
     """
-    first = runs[0]
-    base_value, base_step = getattr(first.shape, key), first.phase("step").median
-    rows = []
-    previous_value, previous_step = base_value, base_step
-    for run in runs:
-        value, step = getattr(run.shape, key), run.phase("step")
-        growth = step.median / base_step
-        step_growth = (step.median / previous_step) / (value / previous_value)
-        previous_value, previous_step = value, step.median
-        rows.append({
-            key: value,
+    units = [float(getattr(run.shape, key)) for run in runs]
+    wall = [run.phase("step").median for run in runs]
+    cpu = [run.cpu().median if run.cpu() is not None else None for run in runs]
+    wall_overall, wall_local = _growth(wall, units)
+    cpu_overall, cpu_local = _growth(cpu, units)
+    return [
+        {
+            key: getattr(run.shape, key),
             "samples": run.shape.prompts * run.shape.n,
-            "step_s": step.to_dict(),
+            "step_s": run.phase("step").to_dict(),
             "gen_s": run.phase("gen").median,
             "update_actor_s": run.phase("update_actor").median,
-            "growth": growth,
-            "growth_per_unit": growth / (value / base_value),
-            "step_growth_per_unit": step_growth,
+            "growth": wall[i] / wall[0],
+            "growth_per_unit": wall_overall[i],
+            "step_growth_per_unit": wall_local[i],
+            "cpu_s": cpu[i],
+            "cpu_growth_per_unit": cpu_overall[i],
+            "cpu_step_growth_per_unit": cpu_local[i],
             "startup_s": run.startup_s,
-        })
-    return rows
+        }
+        for i, run in enumerate(runs)
+    ]

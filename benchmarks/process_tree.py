@@ -26,6 +26,7 @@ __all__ = [
     "process_role",
     "tree_cpu_seconds",
     "wait_for_workers_to_exit",
+    "CpuAtLineAppends",
 ]
 
 MIB = 2**20
@@ -140,3 +141,45 @@ class ProcessTreeMemory:
         """One entry per process seen, the driver first, then by role and pid."""
         order = {"driver": 0, "worker": 1, "reward": 2, "ray": 3, "other": 4}
         return sorted(self._peaks.values(), key=lambda peak: (order[peak.role], peak.pid))
+
+
+class CpuAtLineAppends:
+    """Context manager: the tree's CPU seconds each time a line is appended to `path`.
+
+    The trainer appends one metrics row per step to its metrics file, so the CPU used between two
+    appends is the CPU one step cost in all processes together: a measure of a step that other load
+    on the machine hardly changes (see the module docstring). The file is polled every `interval_s`.
+    """
+
+    def __init__(self, path: Path, interval_s: float = 0.05):
+        self.path = Path(path)
+        self.interval_s = interval_s
+        self.readings: list[float] = []  # readings[i]: CPU seconds when line i + 1 had appeared
+        self._size = -1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="cpu-at-line-appends", daemon=True)
+
+    def __enter__(self) -> CpuAtLineAppends:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # No last poll here: the run's processes may be gone, and with them their CPU seconds.
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._poll()
+
+    def _poll(self) -> None:
+        try:
+            size = self.path.stat().st_size
+        except OSError:  # not created yet
+            return
+        if size == self._size:
+            return
+        self._size = size
+        lines = self.path.read_bytes().count(b"\n")
+        if lines > len(self.readings):
+            self.readings += [tree_cpu_seconds()] * (lines - len(self.readings))

@@ -47,6 +47,10 @@ def _num(value: float, digits: int = 3) -> str:
     return f"{value:.{decimals}f}"
 
 
+def _opt(value: float | None) -> str:
+    return "-" if value is None else _num(value)
+
+
 def _spread(summary: dict) -> str:
     return f"{_num(summary['median'])} [{_num(summary['q1'])}, {_num(summary['q3'])}]"
 
@@ -146,7 +150,10 @@ def _end_to_end(results: dict) -> list[str]:
         f"Quickstart shape: {shape['prompts']} maze prompts x n={shape['n']} on {shape['workers']} worker(s), "
         f"{shape['response_length']} tokens per sample; {run['measured_steps']} measured step(s) after "
         f"{run['warmup_steps']} warm-up step(s); {_num(run['tokens_per_step'])} tokens per step. "
-        f"Start-up (workers, models, reward pool): {_num(run['startup_s'])} s. Seconds, median [quartiles].",
+        f"Start-up (workers, models, reward pool): {_num(run['startup_s'])} s. Seconds, median [quartiles]."
+        + ("" if not run.get("cpu_s") else
+           f" CPU seconds per step, all processes: {_spread(run['cpu_s'])} "
+           f"({_num(run['cpu_s']['median'] / step)} cores busy on average)."),
         "",
         *_table(["phase (timing_s/...)", "seconds", "share of step"], phase_rows),
         "",
@@ -175,33 +182,37 @@ def _scaling(results: dict) -> list[str]:
         first = by_n[0]["n"]
         rows = [
             [str(r["n"]), str(r["samples"]), _range(r["step_s"]), _num(r["gen_s"]), _num(r["update_actor_s"]),
-             _num(r["growth"]), _num(r["growth_per_unit"]), _num(r["step_growth_per_unit"])]
+             _num(r["growth_per_unit"]), _num(r["step_growth_per_unit"]), _opt(r["cpu_s"]),
+             _opt(r["cpu_growth_per_unit"]), _opt(r["cpu_step_growth_per_unit"])]
             for r in by_n
         ]
         lines += [
             "",
             "## Step time against rollout.n",
             "",
-            f"{setting}Growth = t(n) / t({first}); growth per unit = growth / (n / {first}) "
-            "(at most 1: no faster than linear); local = the same against the previous row.",
+            f"{setting}Growth per unit = (t(n) / t({first})) / (n / {first}): at most 1 means no faster than "
+            "linear; local = the same against the previous row. CPU s = CPU seconds of a step summed over all "
+            "processes, with the same two growth measures (robust to other load).",
             "",
-            *_table(["n", "samples", "step s", "gen s", "update s", "growth", "growth per unit", "local"], rows),
+            *_table(["n", "samples", "step s", "gen s", "update s", "growth per unit", "local", "CPU s",
+                     "CPU growth per unit", "CPU local"], rows),
             *_load_line(results, "scaling_n"),
         ]
     by_workers = results.get("scaling_workers")
     if by_workers:
         rows = [
             [str(r["workers"]), str(r["samples"]), _range(r["step_s"]), _num(r["gen_s"]), _num(r["update_actor_s"]),
-             _num(1 / r["growth"])]
+             _num(1 / r["growth"]), _opt(r["cpu_s"])]
             for r in by_workers
         ]
         lines += [
             "",
             "## Step time against the number of workers",
             "",
-            f"{setting}The same batch on each number of worker processes; speedup = t({by_workers[0]['workers']}) / t.",
+            f"{setting}The same batch on each number of worker processes; speedup = t({by_workers[0]['workers']}) / t "
+            "(wall time: only meaningful when the machine has idle cores); CPU s as above.",
             "",
-            *_table(["workers", "samples", "step s", "gen s", "update s", "speedup"], rows),
+            *_table(["workers", "samples", "step s", "gen s", "update s", "speedup", "CPU s"], rows),
             *_load_line(results, "scaling_workers"),
         ]
     return lines

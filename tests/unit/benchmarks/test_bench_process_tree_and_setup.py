@@ -8,8 +8,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from benchmarks.end_to_end import step_cpu_seconds
 from benchmarks.machine import describe_machine, load_average
 from benchmarks.process_tree import (
+    CpuAtLineAppends,
     ProcessTreeMemory,
     high_water_mark_bytes,
     process_role,
@@ -65,6 +67,28 @@ def test_waiting_for_workers_ignores_other_children():
     finally:
         child.kill()
         child.wait(timeout=60)
+
+
+def test_cpu_readings_at_each_appended_line(tmp_path):
+    """Three rows appended with CPU work in between: one reading per row, increasing with the work."""
+    path = tmp_path / "metrics.jsonl"
+    with CpuAtLineAppends(path, interval_s=0.01) as clock:
+        for step in range(1, 4):
+            start = time.process_time()
+            while time.process_time() - start < 0.2:
+                pass
+            with path.open("a") as stream:
+                stream.write(f'{{"step": {step}}}\n')
+            time.sleep(0.3)  # let the watcher see the row before the next one
+    assert len(clock.readings) == 3
+    assert clock.readings[1] - clock.readings[0] >= 0.15 and clock.readings[2] - clock.readings[1] >= 0.15
+
+
+def teststep_cpu_seconds_from_readings():
+    assert step_cpu_seconds([1.0, 3.0, 6.5], warmup_steps=1, steps=3) == [2.0, 3.5]
+    assert step_cpu_seconds([1.0, 3.0], warmup_steps=1, steps=3) == []  # the last append was missed
+    assert step_cpu_seconds([1.0, 3.0, 6.5], warmup_steps=0, steps=3) == []  # no reading before step 1
+    assert step_cpu_seconds([1.0, 3.0, 2.0], warmup_steps=1, steps=3) == []  # a process ended: not a step's CPU
 
 
 def test_process_role_of_this_process_is_driver():

@@ -14,7 +14,7 @@ from benchmarks.targets import evaluate_targets
 from benchmarks.workspace import RunShape
 
 
-def training_run(n, workers, step_seconds, gen=1.0, update=2.0):
+def training_run(n, workers, step_seconds, gen=1.0, update=2.0, cpu_per_wall=1.5):
     rows = [
         {"step": i + 2, "timing_s/gen": gen, "timing_s/reward": 0.01, "timing_s/update_actor": update,
          "timing_s/step": seconds, "perf/total_num_tokens": 96.0 * 4 * n}
@@ -23,7 +23,9 @@ def training_run(n, workers, step_seconds, gen=1.0, update=2.0):
     memory = [ProcessPeak("driver", 1, 500 * 2**20), ProcessPeak("worker", 2, 700 * 2**20),
               ProcessPeak("ray", 3, 100 * 2**20), ProcessPeak("ray", 4, 50 * 2**20)]
     shape = RunShape(n=n, workers=workers, prompts=4, steps=len(rows) + 1)
-    return TrainingRun(shape, 1, wall_s=100.0, all_step_s=[9.0, *step_seconds], measured=rows, memory=memory)
+    cpu_s = [cpu_per_wall * seconds for seconds in step_seconds] if cpu_per_wall else []
+    return TrainingRun(shape, 1, wall_s=100.0, all_step_s=[9.0, *step_seconds], measured=rows, memory=memory,
+                       cpu_s=cpu_s)
 
 
 def trivial_comparisons():
@@ -72,6 +74,15 @@ def test_scaling_rows_growth_against_the_first_run():
     assert [row["growth"] for row in rows] == [1.0, 1.5, 5.0]
     assert [row["growth_per_unit"] for row in rows] == [1.0, 0.75, 1.25]
     assert [row["step_growth_per_unit"] for row in rows] == pytest.approx([1.0, 0.75, 20 / 6 / 2])
+    assert [row["cpu_s"] for row in rows] == [6.0, 9.0, 30.0]
+    assert [row["cpu_growth_per_unit"] for row in rows] == pytest.approx([1.0, 0.75, 1.25])
+
+
+def test_scaling_rows_without_cpu_readings():
+    rows = scaling_rows([training_run(8, 2, [4.0]), training_run(16, 2, [6.0], cpu_per_wall=0)], "n")
+    assert [row["cpu_s"] for row in rows] == [6.0, None]
+    assert [row["cpu_growth_per_unit"] for row in rows] == [None, None]
+    assert rows[1]["growth_per_unit"] == 0.75
 
 
 def test_targets_from_results(results):
@@ -82,8 +93,9 @@ def test_targets_from_results(results):
                                   "ratio": {"median": 3.0}})  # no target
     targets = evaluate_targets(results)
     assert [(t["value"], t["limit"], t["met"]) for t in targets] == [(1.08, 1.10, True), (1.2, 1.15, False),
-                                                                      (1.25, 1.0, False)]
-    assert "8 -> 32" in targets[-1]["target"]
+                                                                      (1.25, 1.0, False), (1.25, 1.0, False)]
+    assert "step time grows at most linearly in rollout.n (8 -> 32)" in targets[2]["target"]
+    assert targets[3]["target"].startswith("CPU seconds per step grows")
 
 
 def test_targets_skip_what_was_not_measured():
@@ -103,9 +115,10 @@ def test_markdown_has_every_section_and_row(results):
     assert "| gen | 1.00 [1.00, 1.00] | 25.0% |" in page
     assert "| worker (pid 2) | 700 |" in page
     assert "| ray: 2 processes, sum | 150 |" in page
-    assert "| 16 | 64 | 6.00 [6.00, 6.00] | 1.00 | 2.00 | 1.50 | 0.750 | 0.750 |" in page
-    assert "| 32 | 128 | 20.0 [20.0, 20.0] | 1.00 | 2.00 | 5.00 | 1.25 | 1.67 |" in page
-    assert "| 2 | 32 | 4.00 [4.00, 4.00] | 1.00 | 2.00 | 1.50 |" in page  # speedup 6 / 4
+    assert "| 16 | 64 | 6.00 [6.00, 6.00] | 1.00 | 2.00 | 0.750 | 0.750 | 9.00 | 0.750 | 0.750 |" in page
+    assert "| 32 | 128 | 20.0 [20.0, 20.0] | 1.00 | 2.00 | 1.25 | 1.67 | 30.0 | 1.25 | 1.67 |" in page
+    assert "| 2 | 32 | 4.00 [4.00, 4.00] | 1.00 | 2.00 | 1.50 | 6.00 |" in page  # speedup 6 / 4
+    assert "CPU seconds per step, all processes: 6.00 [6.00, 6.75] (1.50 cores busy on average)." in page
     assert "at end: 1.00 / 2.00 / 3.00." in page
     assert "4 prompts, 32 tokens per sample (no early stop); the n sweep on 2 workers, the worker sweep at n = 8" in page
     assert "| **no** |" in page  # the 8 -> 32 growth per unit is 1.25
