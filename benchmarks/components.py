@@ -6,6 +6,11 @@ serialisation, sharding and the worker's bookkeeping. The rollout backend is als
 in this process, to tell the backend's cost from the worker's. Baselines run in this process with the
 worker's thread count. Every sample runs to the full response length (``ignore_eos``), so both sides
 generate the same number of tokens.
+
+A worker process's speed differs persistently from one process to the next, so the comparisons are
+repeated in independent trials (the suite's ``trials``), each with a fresh worker group and fresh
+baselines, and pooled with `benchmarks.stats.pool_trials`: the ratios are over all rounds of all trials,
+and each trial's median shows the process-to-process spread.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 import torch
+from omegaconf import DictConfig
 
 from benchmarks.baselines import BarePolicyUpdate, RawGenerate, bare_log_probs, load_plain_model
-from benchmarks.process_tree import tree_cpu_seconds
-from benchmarks.stats import Comparison, compare
+from benchmarks.process_tree import tree_cpu_seconds, wait_for_workers_to_exit
+from benchmarks.stats import Comparison, compare, pool_trials
 from benchmarks.workspace import RunShape, Workspace
 from maxrl.data.batch import Batch
 from maxrl.workers.batch_sizes import chunk_sizes
@@ -66,19 +72,41 @@ def _with_advantages(samples: Batch, old_log_probs: Batch) -> Batch:
     return samples.union(old_log_probs).union(Batch({"advantages": advantages}))
 
 
-def benchmark_components(workspace: Workspace, shape: RunShape, repeats: int, warmup: int) -> dict[str, Comparison]:
-    """Rollout, log-prob and update comparisons on `shape` (one worker)."""
-    from maxrl.controller import ResourcePool, WorkerGroup
-    from maxrl.trainer.main_ppo import worker_config
-    from maxrl.workers import ActorRolloutRefWorker
-    from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
+def benchmark_components(
+    workspace: Workspace, shape: RunShape, trials: int, repeats: int, warmup: int
+) -> dict[str, Comparison]:
+    """Rollout, log-prob and update comparisons on `shape` (one worker), pooled over `trials` trials.
 
+    Every trial starts a fresh worker process and builds fresh baselines (model reloaded, new optimizer,
+    new rollout backend), so the trials differ the way two runs of the benchmark would.
+    """
+    from maxrl.trainer.main_ppo import worker_config
+
+    if trials < 1:
+        raise ValueError(f"benchmark_components: need trials >= 1, got {trials}")
     shape = replace(shape, workers=1, ignore_eos=True)
     config = worker_config(workspace.config(shape), total_steps=1_000)
     prompts, tokenizer = first_prompts(workspace, config, shape.prompts)
+    per_trial = []
+    for trial in range(1, trials + 1):
+        logger.info("components: trial %d of %d", trial, trials)
+        per_trial.append(_one_trial(workspace, config, prompts, tokenizer, repeats, warmup))
+    return pool_trials(per_trial)
+
+
+def _one_trial(
+    workspace: Workspace, config: DictConfig, prompts: Batch, tokenizer, repeats: int, warmup: int
+) -> dict[str, Comparison]:
+    """One trial of every comparison, with a worker group and baselines of its own."""
+    from maxrl.controller import ResourcePool, WorkerGroup
+    from maxrl.workers import ActorRolloutRefWorker
+    from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
+
     rollout_cfg = config.actor_rollout_ref.rollout
     sampling = sampling_params_from_config(rollout_cfg, stop_token_ids(str(workspace.model_dir), tokenizer))
     temperature = float(rollout_cfg.temperature)
+    if not wait_for_workers_to_exit():  # a dying worker would take its CPU seconds out of a round
+        logger.warning("worker processes of an earlier run are still alive; they may disturb this trial")
     results: dict[str, Comparison] = {}
     pool = ResourcePool(1, 1, "cpu", cpus_per_worker=WORKER_THREADS)
     try:
@@ -92,7 +120,8 @@ def benchmark_components(workspace: Workspace, shape: RunShape, repeats: int, wa
             def backend_generate() -> int:
                 return int(backend.generate(prompts, sampling)["response_mask"].sum())
 
-            logger.info("rollout: %d prompts x n=%d, %d tokens each", len(prompts), shape.n, shape.response_length)
+            logger.info("rollout: %d prompts x n=%d, %d tokens each", len(prompts), sampling.n,
+                        sampling.max_tokens)
             results |= compare(
                 ("model.generate", RawGenerate(plain, prompts, sampling, tokenizer.pad_token_id)),
                 {"rollout hf: worker.generate_sequences": worker_generate, "rollout hf: backend.generate": backend_generate},

@@ -34,7 +34,7 @@ class TrainingRun:
     all_step_s: list[float]
     measured: list[dict[str, float]]  # the metrics rows of the measured steps
     memory: list[ProcessPeak]
-    cpu_s: list[float]  # CPU seconds of the measured steps, summed over all processes (may be empty)
+    cpu_s: list[float]  # CPU seconds (all processes) of each measured step whose boundaries were seen
 
     @property
     def startup_s(self) -> float:
@@ -50,7 +50,7 @@ class TrainingRun:
         return {name: self.phase(name) for name in names}
 
     def cpu(self) -> Summary | None:
-        """CPU seconds per measured step, or None where the steps' boundaries were not all seen."""
+        """CPU seconds per measured step over the steps that have them, or None where none has."""
         return summarize(self.cpu_s) if self.cpu_s else None
 
     def metric(self, key: str) -> float:
@@ -99,12 +99,20 @@ def run_training(workspace: Workspace, shape: RunShape, warmup_steps: int, measu
 
 
 def step_cpu_seconds(readings: list[float], warmup_steps: int, steps: int) -> list[float]:
-    """CPU seconds of steps ``warmup_steps + 1 .. steps`` from the readings at each row append (empty when
-    an append was missed: the step before the first measured one must be seen too)."""
-    if warmup_steps < 1 or len(readings) < steps:
-        return []
-    spent = [readings[step - 1] - readings[step - 2] for step in range(warmup_steps + 1, steps + 1)]
-    return spent if all(value > 0 for value in spent) else []
+    """CPU seconds of each measured step (``warmup_steps + 1 .. steps``) whose boundaries were both seen.
+
+    ``readings[i]`` is the tree's CPU seconds when metrics row ``i + 1`` had appeared; step ``s`` runs from
+    row ``s - 1`` to row ``s``, so it needs ``readings[s - 2]`` and ``readings[s - 1]`` (step 1 has no start
+    row). The watcher often misses the last row, because the workers exit right after it is written and
+    take their CPU seconds with them; the steps before it still count. Values <= 0 (a process ended
+    within the step, or two rows seen in one poll) are dropped. Empty when no measured step is complete.
+    """
+    spent = [
+        readings[step - 1] - readings[step - 2]
+        for step in range(max(warmup_steps + 1, 2), steps + 1)
+        if step - 1 < len(readings)
+    ]
+    return [value for value in spent if value > 0]
 
 
 def _growth(values: list[float | None], units: list[float]) -> tuple[list, list]:

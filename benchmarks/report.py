@@ -100,24 +100,32 @@ def _components(results: dict) -> list[str]:
             f"{_spread(c['rate'])}",
             f"{_spread(c['baseline_rate'])}",
             _spread(c["ratio"]),
+            ", ".join(_num(ratio) for ratio in c["trial_ratios"]),
             f"{100 * c['overhead']:+.1f}%",
             _spread(c["cpu_ratio"]) if c.get("cpu_ratio") else "-",
         ]
         for c in comparisons
     ]
+    fewer_trials = any(len(c["trial_ratios"]) != results["trials"] for c in comparisons)
     return [
         "",
         "## Framework calls against their baselines",
         "",
         f"{shape['prompts']} maze prompts x n={shape['n']}, {shape['response_length']} generated tokens per sample "
-        f"(no early stop), one worker, {results['repeats']} paired rounds after {results['warmup']} warm-up "
-        "round(s). Rates in tokens/s (generated tokens for rollout, all sequence tokens otherwise), "
-        "median [quartiles]; time ratio = framework / baseline wall time per token, paired per round; "
-        "CPU ratio = the same for CPU seconds summed over the driver and its child processes (robust to "
-        "other load, blind to waiting).",
+        f"(no early stop), one worker. {results['trials']} trial(s) of {results['repeats']} paired rounds "
+        f"after {results['warmup']} warm-up round(s), each trial with a fresh worker process and fresh "
+        "baselines"
+        + (" (rows listing fewer trial medians ran fewer trials: the vLLM comparison runs one, on one engine)"
+           if fewer_trials else "")
+        + ". Rates in tokens/s (generated tokens for rollout, all sequence tokens otherwise) and ratios: "
+        "median [quartiles] over all rounds of all trials; time ratio = framework / baseline wall time per "
+        "token, paired per round; trial medians = each trial's median time ratio, whose spread is the "
+        "process-to-process variation (one trial's quartiles do not show it); CPU ratio = the same as the "
+        "time ratio for CPU seconds summed over the driver and its child processes (robust to other load, "
+        "blind to waiting).",
         "",
-        *_table(["framework call", "baseline", "framework rate", "baseline rate", "time ratio", "overhead",
-                 "CPU ratio"], rows),
+        *_table(["framework call", "baseline", "framework rate", "baseline rate", "time ratio",
+                 "trial medians", "overhead", "CPU ratio"], rows),
         *_load_line(results, "components"),
     ]
 
@@ -152,8 +160,9 @@ def _end_to_end(results: dict) -> list[str]:
         f"{run['warmup_steps']} warm-up step(s); {_num(run['tokens_per_step'])} tokens per step. "
         f"Start-up (workers, models, reward pool): {_num(run['startup_s'])} s. Seconds, median [quartiles]."
         + ("" if not run.get("cpu_s") else
-           f" CPU seconds per step, all processes: {_spread(run['cpu_s'])} "
-           f"({_num(run['cpu_s']['median'] / step)} cores busy on average)."),
+           f" CPU seconds per step, all processes, over the {run['cpu_s']['count']} measured step(s) whose "
+           f"start and end were seen: {_spread(run['cpu_s'])} ({_num(run['cpu_s']['median'] / step)} cores "
+           "busy on average)."),
         "",
         *_table(["phase (timing_s/...)", "seconds", "share of step"], phase_rows),
         "",
@@ -218,11 +227,18 @@ def _scaling(results: dict) -> list[str]:
     return lines
 
 
+def _measured(target: dict) -> str:
+    """The target's value, with the range of the trials' medians where it pools several."""
+    spread = target["trial_range"]
+    value = _num(target["value"])
+    return value if spread is None else f"{value} (trials {_num(spread[0])}-{_num(spread[1])})"
+
+
 def _targets(results: dict) -> list[str]:
     targets = results.get("targets")
     if not targets:
         return []
-    rows = [[t["target"], _num(t["value"]), "yes" if t["met"] else "**no**"] for t in targets]
+    rows = [[t["target"], _measured(t), "yes" if t["met"] else "**no**"] for t in targets]
     return ["", "## Targets", "", *_table(["target", "measured", "met"], rows)]
 
 

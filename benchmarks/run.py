@@ -3,9 +3,10 @@
 Builds the inputs in a scratch folder, starts one local Ray instance, runs the chosen sections and
 writes ``results.json`` and ``results.md`` to ``--out`` (default ``outputs/benchmarks/<suite>``); the
 Markdown is also printed. Trailing ``KEY=VALUE`` Hydra overrides apply to every run (for trying a
-setting: the baselines read the same config). Sections: ``components`` (rollout, log-prob and update against their
-baselines), ``vllm`` (only where vLLM is importable), ``end_to_end`` (one RL step by phase, with peak
-memory per process) and ``scaling`` (rollout.n and worker sweeps).
+setting: the baselines read the same config). Sections: ``components`` (rollout, log-prob and update
+against their baselines: the suite's paired rounds in each of its trials, every trial with a fresh
+worker process), ``vllm`` (only where vLLM is importable; one trial on one engine), ``end_to_end`` (one
+RL step by phase, with peak memory per process) and ``scaling`` (rollout.n and worker sweeps).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class _Run:
             "command": command,
             "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": describe_machine(),
+            "trials": suite.trials,
             "repeats": suite.repeats,
             "warmup": suite.warmup,
             "load": {},
@@ -109,8 +111,9 @@ class _Run:
         from benchmarks.components import benchmark_components
 
         with self.section("components"):
+            suite = self.suite
             comparisons = benchmark_components(
-                self.workspace, self.suite.component_shape, self.suite.repeats, self.suite.warmup
+                self.workspace, suite.component_shape, suite.trials, suite.repeats, suite.warmup
             )
         self._add_comparisons(comparisons)
 

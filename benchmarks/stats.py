@@ -8,18 +8,24 @@ slow compared with a round cancels in the ratio; what remains shows up in its sp
 Besides wall time, `compare` can read a CPU clock (CPU seconds summed over the processes involved).
 Its ratio hardly moves with the machine's load, but it misses time spent waiting (latency), so the
 wall-time ratio stays the headline and the CPU ratio tells load noise from real overhead.
+
+Pairing removes drift within a run, not differences between processes: one worker process can run
+persistently faster or slower than the next (by up to about 15% measured on a 2-core machine), which
+one trial's quartiles cannot show. So a comparison is repeated in independent trials, each with a
+fresh worker process, and `pool_trials` merges them: the headline is over all rounds of all trials,
+and each trial's median ratio is kept to show the spread between processes.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["Comparison", "Summary", "compare", "summarize"]
+__all__ = ["Comparison", "Summary", "compare", "pool_trials", "summarize"]
 
 WorkFn = Callable[[], float]
 """A measured call: does the work once and returns how much it did (tokens, samples, ...)."""
@@ -60,20 +66,39 @@ def summarize(values: Sequence[float]) -> Summary:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One framework call against its baseline, from paired rounds.
+    """One framework call against its baseline, from paired rounds in one or more trials.
 
+    Holds the value of every round (of all trials, trial after trial); the summaries are over all of them.
     ``ratio`` is the framework's time per unit of work divided by the baseline's, round by round:
     1.10 means the framework takes 10% longer for the same work (``overhead`` = ratio - 1).
-    ``cpu_ratio`` is the same for CPU seconds, when a CPU clock was given.
+    ``cpu_ratio`` is the same for CPU seconds, when a CPU clock was given. ``trial_ratios`` holds the
+    median ratio of each trial.
     """
 
     name: str
     baseline: str
     unit: str
-    rate: Summary  # framework work per second
-    baseline_rate: Summary
-    ratio: Summary
-    cpu_ratio: Summary | None = None
+    rates: tuple[float, ...]  # framework work per second, per round
+    baseline_rates: tuple[float, ...]
+    ratios: tuple[float, ...]
+    cpu_ratios: tuple[float, ...] | None  # None without a CPU clock
+    trial_ratios: tuple[float, ...]
+
+    @property
+    def rate(self) -> Summary:
+        return summarize(self.rates)
+
+    @property
+    def baseline_rate(self) -> Summary:
+        return summarize(self.baseline_rates)
+
+    @property
+    def ratio(self) -> Summary:
+        return summarize(self.ratios)
+
+    @property
+    def cpu_ratio(self) -> Summary | None:
+        return None if self.cpu_ratios is None else summarize(self.cpu_ratios)
 
     @property
     def overhead(self) -> float:
@@ -89,7 +114,41 @@ class Comparison:
             "ratio": self.ratio.to_dict(),
             "cpu_ratio": None if self.cpu_ratio is None else self.cpu_ratio.to_dict(),
             "overhead": self.overhead,
+            "trial_ratios": list(self.trial_ratios),
+            "round_ratios": list(self.ratios),
         }
+
+
+def pool_trials(per_trial: Sequence[Mapping[str, Comparison]]) -> dict[str, Comparison]:
+    """The comparisons of several trials as one: the rounds of all trials together, and every trial's
+    median ratio. Each trial must hold the same comparisons; one trial is returned unchanged."""
+    if not per_trial:
+        raise ValueError("pool_trials: no trials")
+    names = list(per_trial[0])
+    for index, trial in enumerate(per_trial[1:], start=2):
+        if list(trial) != names:
+            raise ValueError(f"pool_trials: trial {index} compares {list(trial)}, trial 1 {names}")
+    pooled = {}
+    for name in names:
+        trials = [trial[name] for trial in per_trial]
+        first = trials[0]
+        if any((t.baseline, t.unit) != (first.baseline, first.unit) for t in trials):
+            raise ValueError(f"pool_trials: {name!r} has a different baseline or unit in some trial")
+        if any((t.cpu_ratios is None) != (first.cpu_ratios is None) for t in trials):
+            raise ValueError(f"pool_trials: {name!r} has CPU ratios in some trials only")
+        pooled[name] = Comparison(
+            name, first.baseline, first.unit,
+            rates=_concatenated(t.rates for t in trials),
+            baseline_rates=_concatenated(t.baseline_rates for t in trials),
+            ratios=_concatenated(t.ratios for t in trials),
+            cpu_ratios=None if first.cpu_ratios is None else _concatenated(t.cpu_ratios for t in trials),
+            trial_ratios=_concatenated(t.trial_ratios for t in trials),
+        )
+    return pooled
+
+
+def _concatenated(parts: Iterable[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(value for part in parts for value in part)
 
 
 def _timed(fn: WorkFn, cpu_clock: Clock | None) -> tuple[float, float, float]:
@@ -141,11 +200,11 @@ def compare(
             ratios[name].append(cost[name] / cost[baseline_name])
             if cpu_clock is not None:
                 cpu_ratios[name].append(cpu_cost[name] / max(cpu_cost[baseline_name], 1e-12))
-    baseline_rate = summarize(rates[baseline_name])
     return {
         name: Comparison(
-            name, baseline_name, unit, summarize(rates[name]), baseline_rate, summarize(ratios[name]),
-            summarize(cpu_ratios[name]) if cpu_clock is not None else None,
+            name, baseline_name, unit, tuple(rates[name]), tuple(rates[baseline_name]), tuple(ratios[name]),
+            tuple(cpu_ratios[name]) if cpu_clock is not None else None,
+            trial_ratios=(summarize(ratios[name]).median,),
         )
         for name in candidates
     }

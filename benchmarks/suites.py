@@ -1,9 +1,10 @@
 """The suites: how much of each benchmark to run.
 
-``quick`` is a smoke test of every path (about 1-2 minutes on an idle 2-core machine). ``cpu`` is the
-measurement (under 10 minutes there): 7 paired rounds per comparison on the quickstart's batch (16
-prompts x n=8), the quickstart's step on 2 workers, and rollout.n = 8 ... 128 and 1 or 2 workers on
-4 prompts, each training run one warm-up and two measured steps.
+``quick`` is a smoke test of every path (about 1-2 minutes on an idle 2-core machine), including the
+pooling of two trials. ``cpu`` is the measurement (about 5-6 minutes there): each comparison on the
+quickstart's batch (16 prompts x n=8) in 3 trials of 5 paired rounds, each trial a fresh worker process;
+the quickstart's step on 2 workers; and rollout.n = 8 ... 128 and 1 or 2 workers on 4 prompts; each
+training run one warm-up and three measured steps.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ __all__ = ["SUITES", "Suite"]
 @dataclass(frozen=True)
 class Suite:
     name: str
-    repeats: int  # paired rounds per comparison
-    warmup: int  # untimed rounds before them
+    trials: int  # independent trials per comparison, each with a fresh worker process
+    repeats: int  # paired rounds per comparison and trial
+    warmup: int  # untimed rounds before them, in every trial
     component_shape: RunShape  # batch of the rollout / log-prob / update comparisons (one worker)
     training_shape: RunShape  # the end-to-end step
     scaling_shape: RunShape  # the sweeps vary its n and workers
@@ -32,7 +34,8 @@ class Suite:
 SUITES = {
     "quick": Suite(
         name="quick",
-        repeats=3,
+        trials=2,
+        repeats=2,
         warmup=1,
         component_shape=RunShape(n=4, prompts=4, response_length=16),
         training_shape=RunShape(n=8, workers=2, prompts=4, response_length=16, ignore_eos=True),
@@ -44,13 +47,14 @@ SUITES = {
     ),
     "cpu": Suite(
         name="cpu",
-        repeats=7,
+        trials=3,
+        repeats=5,
         warmup=1,
         component_shape=RunShape(n=8, prompts=16, response_length=32),
         training_shape=RunShape(n=8, workers=2, prompts=16, response_length=32, ignore_eos=True),
         scaling_shape=RunShape(n=32, workers=2, prompts=4, response_length=32, ignore_eos=True),
         warmup_steps=1,
-        measured_steps=2,
+        measured_steps=3,
         n_values=(8, 16, 32, 64, 128),
         worker_values=(1, 2),
     ),

@@ -3,7 +3,8 @@
 Both sides share one in-process engine (built by the backend, as in a worker), so the comparison
 isolates what the backend adds: per-prompt seeds, log-prob requests, left-padding removal and the
 conversion of vLLM's outputs into the rollout tensors. Runs only where vLLM is importable (the
-``.venv-vllm`` environment on CPU).
+``.venv-vllm`` environment on CPU). Both sides run in this process on the same engine, so there is no
+worker process to vary: the comparison is one trial.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ linux_only = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 
 @linux_only
 def test_high_water_mark_of_this_process_covers_its_resident_set():
-    assert high_water_mark_bytes(psutil.Process().pid) >= psutil.Process().memory_info().rss
+    resident = psutil.Process().memory_info().rss  # first: the mark read later covers it even if RSS grew
+    assert high_water_mark_bytes(psutil.Process().pid) >= resident
     assert high_water_mark_bytes(2**31 - 1) is None  # no such process
 
 
@@ -84,11 +85,26 @@ def test_cpu_readings_at_each_appended_line(tmp_path):
     assert clock.readings[1] - clock.readings[0] >= 0.15 and clock.readings[2] - clock.readings[1] >= 0.15
 
 
-def teststep_cpu_seconds_from_readings():
+def test_step_cpu_seconds_from_readings():
     assert step_cpu_seconds([1.0, 3.0, 6.5], warmup_steps=1, steps=3) == [2.0, 3.5]
-    assert step_cpu_seconds([1.0, 3.0], warmup_steps=1, steps=3) == []  # the last append was missed
-    assert step_cpu_seconds([1.0, 3.0, 6.5], warmup_steps=0, steps=3) == []  # no reading before step 1
-    assert step_cpu_seconds([1.0, 3.0, 2.0], warmup_steps=1, steps=3) == []  # a process ended: not a step's CPU
+    assert step_cpu_seconds([1.0, 3.0, 6.5, 7.0], warmup_steps=2, steps=4) == [3.5, 0.5]
+
+
+def test_step_cpu_seconds_keeps_the_complete_steps_when_the_last_row_is_missed():
+    assert step_cpu_seconds([1.0, 3.0, 6.5], warmup_steps=1, steps=4) == [2.0, 3.5]
+    assert step_cpu_seconds([1.0, 3.0], warmup_steps=1, steps=3) == [2.0]
+    assert step_cpu_seconds([1.0], warmup_steps=1, steps=3) == []  # no measured step ended in a reading
+    assert step_cpu_seconds([], warmup_steps=1, steps=3) == []
+
+
+def test_step_cpu_seconds_needs_a_reading_at_the_start_of_a_step():
+    assert step_cpu_seconds([1.0, 3.0, 6.5], warmup_steps=0, steps=3) == [2.0, 3.5]  # step 1 has no start row
+    assert step_cpu_seconds([1.0], warmup_steps=0, steps=1) == []
+
+
+def test_step_cpu_seconds_drops_values_that_are_no_step_cost():
+    assert step_cpu_seconds([1.0, 3.0, 2.0, 4.0], warmup_steps=1, steps=4) == [2.0, 2.0]  # a process ended
+    assert step_cpu_seconds([1.0, 3.0, 3.0], warmup_steps=1, steps=3) == [2.0]  # two rows in one poll
 
 
 def test_process_role_of_this_process_is_driver():
@@ -120,4 +136,9 @@ def test_suites_sweep_upwards_and_reuse_the_sweep_point(suite):
     assert list(suite.n_values) == sorted(suite.n_values) and list(suite.worker_values) == sorted(suite.worker_values)
     assert suite.scaling_shape.n in suite.n_values  # the worker sweep shares a run with the n sweep
     assert suite.scaling_shape.workers in suite.worker_values
-    assert suite.repeats >= 3 and suite.measured_steps >= 1
+    assert suite.trials >= 2 and suite.repeats >= 2  # every suite runs the pooling of trials
+    assert suite.measured_steps >= 1
+
+
+def test_cpu_suite_leaves_two_steps_with_cpu_readings_when_the_last_row_is_missed():
+    assert SUITES["cpu"].measured_steps >= 3

@@ -1,11 +1,13 @@
-"""Statistic helpers: quartiles, and paired rounds timed with a fake clock so every ratio is exact."""
+"""Statistic helpers: quartiles, paired rounds timed with a fake clock so every ratio is exact, and the
+pooling of trials."""
 
+import json
 import math
 
 import pytest
 
 from benchmarks import stats
-from benchmarks.stats import compare, summarize
+from benchmarks.stats import compare, pool_trials, summarize
 
 
 def test_summarize_odd_count():
@@ -136,3 +138,70 @@ def test_compare_on_a_real_trivial_function():
     comparison = results["sum again"]
     assert comparison.ratio.count == 3 and comparison.ratio.median > 0
     assert comparison.to_dict()["ratio"]["count"] == 3
+
+
+# --------------------------------------------------------------------------- pooling trials
+def trial(clock, framework_seconds, cpu_clock=None):
+    """One trial: the baseline takes 1 s per round, the framework `framework_seconds[i]` in round i (1 unit
+    each), so round i's ratio is exactly framework_seconds[i]."""
+    durations = iter(framework_seconds)
+    return compare(("raw", clock.work("raw", 1.0, 1)), {"fw": lambda: clock.work("fw", next(durations), 1)()},
+                   unit="x", repeats=len(framework_seconds), warmup=0, cpu_clock=cpu_clock)
+
+
+def test_one_trial_keeps_its_rounds_and_median(clock):
+    comparison = trial(clock, [1.0, 1.5, 1.25])["fw"]
+    assert comparison.ratios == (1.0, 1.5, 1.25)
+    assert comparison.rates == (1.0, 1 / 1.5, 0.8) and comparison.baseline_rates == (1.0, 1.0, 1.0)
+    assert comparison.trial_ratios == (1.25,)
+    assert comparison.to_dict()["trial_ratios"] == [1.25]
+    assert comparison.to_dict()["round_ratios"] == [1.0, 1.5, 1.25]
+
+
+def test_pool_trials_summarizes_all_rounds_of_all_trials(clock):
+    trials = [trial(clock, [1.0, 1.5, 1.25]), trial(clock, [0.75, 1.0]), trial(clock, [1.5, 2.0, 1.75])]
+    pooled = pool_trials(trials)["fw"]
+    # all 8 rounds: 0.75, 1.0, 1.0, 1.25, 1.5, 1.5, 1.75, 2.0
+    assert (pooled.ratio.median, pooled.ratio.q1, pooled.ratio.q3) == (1.375, 1.0, 1.5625)
+    assert (pooled.ratio.min, pooled.ratio.max, pooled.ratio.count) == (0.75, 2.0, 8)
+    assert pooled.overhead == 0.375
+    assert pooled.trial_ratios == (1.25, 0.875, 1.75)  # each trial's median
+    assert pooled.ratios == (1.0, 1.5, 1.25, 0.75, 1.0, 1.5, 2.0, 1.75)  # trial after trial
+    assert pooled.rate.count == pooled.baseline_rate.count == 8 and pooled.baseline_rate.median == 1.0
+    assert pooled.rate.median == pytest.approx((1 / 1.25 + 1 / 1.5) / 2)  # rates: 1 / seconds, each round
+    assert (pooled.name, pooled.baseline, pooled.unit, pooled.cpu_ratio) == ("fw", "raw", "x", None)
+    as_dict = pooled.to_dict()
+    assert as_dict["trial_ratios"] == [1.25, 0.875, 1.75] and as_dict["ratio"]["median"] == 1.375
+    assert json.loads(json.dumps(as_dict)) == as_dict
+
+
+def test_pool_trials_pools_cpu_ratios(clock):
+    cpu = {"seconds": 0.0}
+
+    def cpu_clock():
+        cpu["seconds"] += 1.0  # every reading one CPU second later: each call costs 1 CPU second
+        return cpu["seconds"]
+
+    pooled = pool_trials([trial(clock, [2.0], cpu_clock), trial(clock, [1.0, 3.0], cpu_clock)])["fw"]
+    assert pooled.cpu_ratios == (1.0, 1.0, 1.0) and pooled.cpu_ratio.count == 3
+    assert pooled.trial_ratios == (2.0, 2.0) and pooled.ratio.median == 2.0
+
+
+def test_pool_trials_of_one_trial_is_that_trial(clock):
+    one = trial(clock, [1.0, 1.5, 1.25])
+    assert pool_trials([one]) == one
+
+
+def test_pool_trials_rejects_no_trials_and_mismatched_trials(clock):
+    with pytest.raises(ValueError, match="no trials"):
+        pool_trials([])
+    other = compare(("raw", clock.work("raw", 1.0, 1)), {"other": clock.work("other", 1.0, 1)}, "x",
+                    repeats=1)
+    with pytest.raises(ValueError, match="trial 2 compares"):
+        pool_trials([trial(clock, [1.0]), other])
+    other_baseline = compare(("bare", clock.work("bare", 1.0, 1)), {"fw": clock.work("fw", 1.0, 1)}, "x",
+                             repeats=1)
+    with pytest.raises(ValueError, match="different baseline"):
+        pool_trials([trial(clock, [1.0]), other_baseline])
+    with pytest.raises(ValueError, match="CPU ratios in some trials only"):
+        pool_trials([trial(clock, [1.0]), trial(clock, [1.0], cpu_clock=lambda: 0.0)])
