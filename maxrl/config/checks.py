@@ -98,6 +98,7 @@ def equals(expected: Any, why: str) -> Rule:
 DTYPES = ("fp32", "bf16", "fp16", "float32", "bfloat16", "float16")
 KL_TYPES = ("kl", "k1", "abs", "mse", "k2", "low_var_kl", "k3")
 LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+RECOMPUTE_OLD_LOG_PROB_MODES = ("auto", "always")  # see maxrl.trainer.old_log_probs
 
 # Keys and the rule each value must satisfy. Keys a verl script may add with `+` are checked only if present.
 TYPED_KEYS: dict[str, Rule] = {
@@ -121,6 +122,7 @@ TYPED_KEYS: dict[str, Rule] = {
     "actor_rollout_ref.actor.use_dynamic_bsz": boolean,
     "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": positive_int,
     "actor_rollout_ref.actor.ppo_epochs": positive_int,
+    "actor_rollout_ref.actor.recompute_old_log_prob": one_of(*RECOMPUTE_OLD_LOG_PROB_MODES),
     "actor_rollout_ref.actor.grad_clip": positive,
     "actor_rollout_ref.actor.clip_ratio": non_negative,
     "actor_rollout_ref.actor.clip_ratio_low": non_negative,

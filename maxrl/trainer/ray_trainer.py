@@ -1,5 +1,6 @@
 """The step loop: generate -> reward -> old log-probs -> reference -> advantage -> update -> validate ->
-checkpoint -> log, each phase a short method timed as ``timing_s/<phase>``.
+checkpoint -> log, each phase a short method timed as ``timing_s/<phase>``. The old-log-prob pass is
+skipped when the update can supply them itself, exactly (`maxrl.trainer.old_log_probs`).
 
 The loop is algorithm-blind: the estimator is looked up by name, declares the extra inputs it needs
 (`maxrl.trainer.extra_inputs`) and receives the whole ``algorithm`` section as knobs. Heavy work runs in
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from maxrl.algorithms import agg_loss, build_kl_controller, compute_advantage, get_advantage_spec
+from maxrl.algorithms import build_kl_controller, compute_advantage, get_advantage_spec
 from maxrl.config.checks import as_list, validation_ks
 from maxrl.data.batch import Batch
 from maxrl.data.loader import build_dataloader
@@ -39,6 +40,7 @@ from maxrl.trainer.metrics import (
     timed,
     timing_metrics,
 )
+from maxrl.trainer.old_log_probs import old_log_prob_pass
 from maxrl.trainer.scoring import decode_prompts, score_batch, write_samples
 from maxrl.trainer.tracking import Tracker
 from maxrl.trainer.val_metrics import success_of
@@ -93,6 +95,8 @@ class RayPPOTrainer:
         self.algorithm_knobs = OmegaConf.to_container(config.algorithm, resolve=True)
         self.kl_ctrl = build_kl_controller(config.algorithm.kl_ctrl) if config.algorithm.use_kl_in_reward else None
         self.use_reference = bool(config.actor_rollout_ref.actor.use_kl_loss or config.algorithm.use_kl_in_reward)
+        self.recompute_old_log_prob, why = old_log_prob_pass(config, self.batch_sizes)
+        logger.info("old-log-prob pass %s: %s", "on" if self.recompute_old_log_prob else "skipped", why)
         self.val_ks = validation_ks(config)
         self.global_step = 0
         self.epoch = 0
@@ -138,8 +142,10 @@ class RayPPOTrainer:
             batch, layout_metrics = self._layout(batch)
             with timed("reward", timings):
                 batch, reward_metrics = self._score(batch)
-            with timed("old_log_prob", timings):
-                batch, log_prob_metrics = self._old_log_prob(batch)
+            log_prob_metrics: dict[str, float] = {}
+            if self.recompute_old_log_prob:
+                with timed("old_log_prob", timings):
+                    batch, log_prob_metrics = self._old_log_prob(batch)
             if self.use_reference:
                 with timed("ref", timings):
                     batch = self._ref_log_prob(batch)
@@ -227,13 +233,12 @@ class RayPPOTrainer:
         return batch, metrics
 
     def _old_log_prob(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
-        """The trainer's log-probs of the sampled tokens (the PPO ratio's denominator) and their entropy."""
-        batch = batch.union(self.workers.dispatch("compute_log_prob", batch, calculate_entropy=True))
-        mask = batch["response_mask"]
-        loss_agg_mode = self.config.actor_rollout_ref.actor.loss_agg_mode
-        metrics = {"actor/entropy": float(agg_loss(batch["entropys"], mask, loss_agg_mode))}
+        """The trainer's log-probs of the sampled tokens (the PPO ratio's denominator) and their gap to the
+        sampler's. (``actor/entropy`` comes from the update's forward, over the same tokens.)"""
+        batch = batch.union(self.workers.dispatch("compute_log_prob", batch))
+        metrics = {}
         if "rollout_log_probs" in batch:
-            metrics |= rollout_mismatch_metrics(batch["rollout_log_probs"], batch["old_log_probs"], mask)
+            metrics = rollout_mismatch_metrics(batch["rollout_log_probs"], batch["old_log_probs"], batch["response_mask"])
         return batch, metrics
 
     def _ref_log_prob(self, batch: Batch) -> Batch:

@@ -8,6 +8,12 @@ of all ranks then gives the mini-batch loss exactly. Gradient accumulation sums 
 FSDP *averages* gradients over ranks, so each rank's loss is scaled by the world size to turn that
 average back into the sum. Rows with ``sample_valid == 0`` (padding added by dispatch) are masked out
 and do not count in ``N``.
+
+On-policy updates without ``old_log_probs``: when the whole update is one optimizer step (one epoch, one
+mini-batch), the policy that sampled is the policy being differentiated, so ``log pi_old`` is the update's
+own ``log pi_theta`` detached: the ratio is exactly 1 and its gradient is ``grad log pi_theta``. The
+trainer then skips its separate old-log-prob pass (``actor.recompute_old_log_prob=auto``) and sends no
+``old_log_probs``; any other shape of update needs them and is refused.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ __all__ = ["PolicyLoss", "loss_mask", "update_policy"]
 logger = logging.getLogger(__name__)
 
 _CLIP_KEYS = ("clip_ratio", "clip_ratio_low", "clip_ratio_high", "clip_ratio_c")
+OLD_LOG_PROBS = "old_log_probs"
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,10 @@ def _micro_batch_loss(
     log_prob, entropy = response_log_probs(
         model, micro, spec.temperature, with_entropy=True, entropy_grad=spec.entropy_coeff != 0
     )
+    old_log_prob = micro[OLD_LOG_PROBS] if OLD_LOG_PROBS in micro else log_prob.detach()
     pg_loss, pg_metrics = compute_policy_loss(
         spec.loss_mode,
-        micro["old_log_probs"],
+        old_log_prob,
         log_prob,
         micro["advantages"],
         mask,
@@ -149,12 +157,19 @@ def update_policy(
     The batch must be arranged so that mini-batch ``k`` of every rank holds this rank's slice of global
     mini-batch ``k`` (see `maxrl.workers.batch_sizes.update_order`). All ranks hold equally many rows.
     """
+    mini_batches = chunk_sizes(len(batch), mini_batch_per_device)
+    if OLD_LOG_PROBS not in batch and (ppo_epochs != 1 or len(mini_batches) != 1):
+        raise ValueError(
+            f"update_policy: the batch has no {OLD_LOG_PROBS!r}, which is only exact for a single optimizer step, "
+            f"but this update makes {ppo_epochs} epoch(s) x {len(mini_batches)} mini-batch(es); compute them first "
+            "(actor_rollout_ref.actor.recompute_old_log_prob=always)"
+        )
     world_size = dist.get_world_size()
     totals: dict[str, float] = {}
     steps = skipped = 0
     model.train()
     for _ in range(ppo_epochs):
-        for mini in batch.split(chunk_sizes(len(batch), mini_batch_per_device)):
+        for mini in batch.split(mini_batches):
             normalizer = _all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
             sums: dict[str, torch.Tensor] = {}
             for micro in mini.split(chunk_sizes(len(mini), micro_batch_per_device)):

@@ -47,6 +47,7 @@ def test_maze_run_on_one_gpu(workspace, ray_cluster, backend):
         f"actor_rollout_ref.model.path={workspace / 'model'}",
         "actor_rollout_ref.actor.dtype=bf16", "actor_rollout_ref.rollout.dtype=bf16",
         "actor_rollout_ref.actor.ppo_mini_batch_size=16", "actor_rollout_ref.actor.optim.lr=1e-3",
+        "actor_rollout_ref.actor.recompute_old_log_prob=always",  # the training/rollout_* metrics need the pass
         f"actor_rollout_ref.rollout.name={backend}", "actor_rollout_ref.rollout.n=8",
         "actor_rollout_ref.rollout.gpu_memory_utilization=0.3",
         "++actor_rollout_ref.rollout.check_weight_sync=true",

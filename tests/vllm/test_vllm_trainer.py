@@ -51,6 +51,7 @@ def run_dir(tmp_path_factory, ray_cluster):
         f"actor_rollout_ref.model.path={root / 'model'}",
         "actor_rollout_ref.actor.dtype=fp32", "actor_rollout_ref.rollout.dtype=fp32",
         "actor_rollout_ref.actor.ppo_mini_batch_size=4", "actor_rollout_ref.actor.optim.lr=1e-2",
+        "actor_rollout_ref.actor.recompute_old_log_prob=always",  # the training/rollout_* metrics need the pass
         "actor_rollout_ref.rollout.name=vllm",
         "actor_rollout_ref.rollout.n=4",
         "actor_rollout_ref.rollout.max_num_seqs=64",

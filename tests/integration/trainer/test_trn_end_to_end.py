@@ -175,3 +175,22 @@ def test_plot_commands_on_the_run_folder(run_a, workspace, tmp_path):
     compare = plot("compare", run_a, workspace / "run_b", "--labels", "a", "b", "--out", tmp_path / "cmp")
     assert compare.returncode == 0, compare.stderr
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["maze_7"]["steps"] == {"a": 3, "b": 3}
+
+
+def test_an_on_policy_step_skips_the_old_log_prob_pass_with_the_same_result(workspace):
+    """One mini-batch per step: ``auto`` skips the pass; ``always`` runs it; the training is the same."""
+    on_policy = ("actor_rollout_ref.actor.ppo_mini_batch_size=4", "data.val_files=null",
+                 "trainer.val_before_train=False", "trainer.total_training_steps=2", "trainer.save_freq=-1")
+    runs = {}
+    for mode in ("auto", "always"):
+        run_dir = workspace / f"run_recompute_{mode}"
+        run_ppo(compose_config(overrides(workspace, run_dir, *on_policy,
+                                         f"actor_rollout_ref.actor.recompute_old_log_prob={mode}")))
+        runs[mode] = metrics_by_step(run_dir)
+    skipped, recomputed = runs["auto"], runs["always"]
+    assert "timing_s/old_log_prob" not in skipped[1] and recomputed[1]["timing_s/old_log_prob"] > 0
+    for step in (1, 2):  # step 2 samples from the weights step 1 trained: equal rewards mean equal updates
+        assert skipped[step]["critic/score/mean"] == recomputed[step]["critic/score/mean"]
+        for key in ("actor/pg_loss", "actor/grad_norm", "actor/entropy"):
+            assert skipped[step][key] == pytest.approx(recomputed[step][key], rel=1e-5), (step, key)
+        assert skipped[step]["actor/ppo_kl"] == 0.0 and skipped[step]["actor/pg_clipfrac"] == 0.0

@@ -118,8 +118,36 @@ def test_a_non_finite_gradient_skips_the_step(model, update_batch):
     trained = copy.deepcopy(model)
     before = [p.detach().clone() for p in trained.parameters()]
     broken = update_batch.slice(0, 4)
+    broken.tensors["advantages"] = broken["advantages"].clone()  # a slice is a view of the shared fixture
     broken.tensors["advantages"][0, 0] = float("inf")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3)
     metrics = update_policy(trained, optimizer, broken, PolicyLoss(), mini_batch_per_device=4, micro_batch_per_device=4)
     assert metrics["actor/skipped_steps"] == 1.0
     assert all(torch.equal(a, b) for a, b in zip(before, trained.parameters()))
+
+
+def test_without_old_log_probs_a_single_step_equals_the_recomputed_one(model, update_batch):
+    """One epoch, one mini-batch: the update's own detached log-probs are the old ones, exactly."""
+    with torch.no_grad():
+        current, _ = response_log_probs(model, update_batch, temperature=1.0)
+    without = update_batch.select([key for key in update_batch.keys() if key != "old_log_probs"])
+    recomputed = without.union(Batch({"old_log_probs": current}))
+    spec = PolicyLoss(entropy_coeff=0.01, use_kl_loss=True, kl_loss_coef=0.1)
+    results = []
+    for batch in (without, recomputed):
+        trained = copy.deepcopy(model)
+        optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3)
+        metrics = update_policy(trained, optimizer, batch, spec, mini_batch_per_device=len(batch),
+                                micro_batch_per_device=2, grad_clip=1.0)
+        results.append((trained, metrics))
+    assert_same_update(model, *results)
+    assert results[0][1]["actor/ppo_kl"] == 0.0 and results[0][1]["actor/pg_clipfrac"] == 0.0
+
+
+@pytest.mark.parametrize("mini_batch, epochs", [(3, 1), (6, 2)])
+def test_without_old_log_probs_a_multi_step_update_is_refused(model, update_batch, mini_batch, epochs):
+    without = update_batch.select([key for key in update_batch.keys() if key != "old_log_probs"])
+    optimizer = torch.optim.AdamW(copy.deepcopy(model).parameters(), lr=1e-3)
+    with pytest.raises(ValueError, match="recompute_old_log_prob=always"):
+        update_policy(model, optimizer, without, PolicyLoss(), mini_batch_per_device=mini_batch,
+                      micro_batch_per_device=None, ppo_epochs=epochs)
