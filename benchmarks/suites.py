@@ -1,8 +1,8 @@
 """The suites: how much of each benchmark to run.
 
 ``quick`` is a smoke test of every path (about 1-2 minutes on an idle 2-core machine), including the
-pooling of two trials. ``cpu`` is the measurement (about 5-6 minutes there): each comparison on the
-quickstart's batch (16 prompts x n=8) in 3 trials of 5 paired rounds, each trial a fresh worker process;
+pooling of two trials. ``cpu`` is the measurement (about 6-7 minutes there): each comparison on the
+quickstart's batch (16 prompts x n=8) in 5 trials of 4 paired rounds, each trial a fresh worker process;
 the quickstart's step on 2 workers; and rollout.n = 8 ... 128 and 1 or 2 workers on 4 prompts; each
 training run one warm-up and three measured steps.
 """
@@ -47,8 +47,8 @@ SUITES = {
     ),
     "cpu": Suite(
         name="cpu",
-        trials=3,
-        repeats=5,
+        trials=5,
+        repeats=4,
         warmup=1,
         component_shape=RunShape(n=8, prompts=16, response_length=32),
         training_shape=RunShape(n=8, workers=2, prompts=16, response_length=32, ignore_eos=True),

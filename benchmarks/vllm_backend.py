@@ -1,10 +1,10 @@
 """The ``vllm`` rollout backend against vLLM's own ``LLM.generate`` on the very same engine.
 
-Both sides share one in-process engine (built by the backend, as in a worker), so the comparison
-isolates what the backend adds: per-prompt seeds, log-prob requests, left-padding removal and the
-conversion of vLLM's outputs into the rollout tensors. Runs only where vLLM is importable (the
-``.venv-vllm`` environment on CPU). Both sides run in this process on the same engine, so there is no
-worker process to vary: the comparison is one trial.
+Both sides run in this process on one engine (built by the backend, as in a worker), so there is no worker
+process to vary and the comparison is one trial. Two rows: the backend against the plain call, and the
+plain call with what the backend asks of vLLM (a seed per prompt, the sampled tokens' log-probs) against
+the plain call; the gap between the two rows is the backend's own code (left-padding removal, the
+conversion of vLLM's outputs into rollout tensors). Runs only where vLLM is importable (``.venv-vllm``).
 """
 
 from __future__ import annotations
@@ -56,13 +56,26 @@ def benchmark_vllm(workspace: Workspace, shape: RunShape, repeats: int, warmup: 
         detokenize=False,
     )
 
-    def raw_generate() -> int:
-        outputs = backend.llm.generate(requests, raw_params, use_tqdm=False)
+    def generated(outputs) -> int:
         return sum(len(completion.token_ids) for request in outputs for completion in request.outputs)
+
+    def raw_generate() -> int:
+        return generated(backend.llm.generate(requests, raw_params, use_tqdm=False))
+
+    # What the backend asks of vLLM beyond the plain call: a seed per prompt (reproducible draws) and the
+    # sampled tokens' log-probs. The gap between this row and the backend's is the backend's own code.
+    seeded = [raw_params.clone() for _ in requests]
+    for seed, params in enumerate(seeded):
+        params.seed, params.logprobs = seed, 0
+
+    def seeded_generate() -> int:
+        return generated(backend.llm.generate(requests, seeded, use_tqdm=False))
 
     def backend_generate() -> int:
         return int(backend.generate(prompts, sampling)["response_mask"].sum())
 
     logger.info("vllm rollout: %d prompts x n=%d, %d tokens each", len(prompts), shape.n, shape.response_length)
-    return compare(("LLM.generate", raw_generate), {"rollout vllm: backend.generate": backend_generate},
+    candidates = {"rollout vllm: backend.generate": backend_generate,
+                  "rollout vllm: LLM.generate, seeded, with log-probs": seeded_generate}
+    return compare(("LLM.generate", raw_generate), candidates,
                    "generated tokens", repeats, warmup, tree_cpu_seconds)

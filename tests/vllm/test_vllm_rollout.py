@@ -156,3 +156,12 @@ def test_seeded_prompts_beyond_one_scheduler_step(vllm_model_dir, vllm_tokenizer
     assert len(out) == 2 * len(prompts)
     mask = out["response_mask"].bool()
     torch.testing.assert_close(out["rollout_log_probs"][mask], teacher_forced(policy, out)[mask], atol=ATOL, rtol=0)
+
+
+def test_only_the_stop_ids_end_a_sample(backend, vllm_tokenizer):
+    """vLLM would also stop at the model's eos; the backend's contract is that only ``stop_token_ids``
+    do (empty with ``rollout.ignore_eos``, where every sample must run to ``max_tokens``)."""
+    params = backend._sampling_params(sampling(), n=1, seed=0)
+    assert params.ignore_eos and list(params.stop_token_ids) == []
+    params = backend._sampling_params(sampling((vllm_tokenizer.eos_token_id,)), n=1, seed=0)
+    assert params.ignore_eos and list(params.stop_token_ids) == [vllm_tokenizer.eos_token_id]

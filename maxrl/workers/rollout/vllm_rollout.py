@@ -207,6 +207,8 @@ class VLLMRollout:
             top_p=sampling.top_p if sampling.do_sample else 1.0,
             top_k=sampling.top_k if sampling.do_sample and sampling.top_k > 0 else -1,
             stop_token_ids=list(sampling.stop_token_ids),
+            # As in every backend, only stop_token_ids end a sample (they hold eos unless rollout.ignore_eos).
+            ignore_eos=True,
             seed=seed,
             logprobs=0,
             detokenize=False,
