@@ -138,7 +138,7 @@ class RayPPOTrainer:
             self.global_step += 1
             is_last = self.global_step >= self.total_steps
             with timed("gen", timings):
-                batch = self._generate(prompts)
+                batch, rollout_metrics = self._generate(prompts)
             batch, layout_metrics = self._layout(batch)
             with timed("reward", timings):
                 batch, reward_metrics = self._score(batch)
@@ -160,7 +160,8 @@ class RayPPOTrainer:
                 with timed("save_checkpoint", timings):
                     self._save()
             with timed("log", timings):
-                metrics |= layout_metrics | reward_metrics | log_prob_metrics | adv_metrics | actor_metrics
+                metrics |= rollout_metrics | layout_metrics | reward_metrics | log_prob_metrics | adv_metrics
+                metrics |= actor_metrics
                 metrics |= compute_data_metrics(batch, int(self.config.data.max_response_length))
                 metrics |= {"training/global_step": self.global_step, "training/epoch": self.epoch}
         num_tokens = int(batch["attention_mask"].sum())
@@ -201,9 +202,11 @@ class RayPPOTrainer:
         return prompts.union(Batch(non_tensors={"uid": uid}))
 
     # ------------------------------------------------------------------ phases
-    def _generate(self, prompts: Batch) -> Batch:
-        """``rollout.n`` samples per prompt, drawn from the seed of (trainer.seed, step, rank)."""
-        return self.workers.dispatch("generate_sequences", prompts, validate=False, step=self.global_step)
+    def _generate(self, prompts: Batch) -> tuple[Batch, dict[str, float]]:
+        """``rollout.n`` samples per prompt, drawn from the seed of (trainer.seed, step, rank), and the
+        rollout's ``rollout/*`` values from the batch's meta (e.g. the weight-sync check's gap)."""
+        batch = self.workers.dispatch("generate_sequences", prompts, validate=False, step=self.global_step)
+        return batch, {key: float(value) for key, value in batch.meta.items() if key.startswith("rollout/")}
 
     def _layout(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
         """Order rows for the update phase (rank r holds slice r of every mini-batch), balanced if asked."""

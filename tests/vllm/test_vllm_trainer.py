@@ -77,4 +77,5 @@ def test_two_maze_steps_with_vllm_follow_the_actor(run_dir):
         row = rows[step]
         assert row["response_length/mean"] > 0 and math.isfinite(row["actor/pg_loss"])
         assert row["training/rollout_log_probs_diff_max"] < 1e-4, step
+        assert row["rollout/weight_sync_max_abs_logprob_diff"] < 1e-3, step  # the check's gap, logged
     assert rows[1]["actor/grad_norm"] > 0  # the update moved the weights that step 2 sampled from

@@ -178,8 +178,10 @@ def test_plot_commands_on_the_run_folder(run_a, workspace, tmp_path):
 
 
 def test_an_on_policy_step_skips_the_old_log_prob_pass_with_the_same_result(workspace):
-    """One mini-batch per step: ``auto`` skips the pass; ``always`` runs it; the training is the same."""
+    """One mini-batch per step: ``auto`` skips the pass; ``always`` runs it; the training is the same.
+    (The weight-sync check runs too, so its gap must reach the step's metrics.)"""
     on_policy = ("actor_rollout_ref.actor.ppo_mini_batch_size=4", "data.val_files=null",
+                 "actor_rollout_ref.rollout.check_weight_sync=true",
                  "trainer.val_before_train=False", "trainer.total_training_steps=2", "trainer.save_freq=-1")
     runs = {}
     for mode in ("auto", "always"):
@@ -194,3 +196,4 @@ def test_an_on_policy_step_skips_the_old_log_prob_pass_with_the_same_result(work
         for key in ("actor/pg_loss", "actor/grad_norm", "actor/entropy"):
             assert skipped[step][key] == pytest.approx(recomputed[step][key], rel=1e-5), (step, key)
         assert skipped[step]["actor/ppo_kl"] == 0.0 and skipped[step]["actor/pg_clipfrac"] == 0.0
+        assert skipped[step]["rollout/weight_sync_max_abs_logprob_diff"] < 1e-4  # fp32 actor and hf rollout
