@@ -16,6 +16,7 @@ change the draw.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 
 import torch
@@ -29,7 +30,21 @@ from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams, assemble_r
 from maxrl.workers.rollout.registry import register_rollout
 from maxrl.workers.rollout.sampling import sample_next_tokens
 
-__all__ = ["HFRollout"]
+__all__ = ["HFRollout", "cache_keyword"]
+
+
+def cache_keyword(model: torch.nn.Module) -> str:
+    """The name under which ``model.forward`` takes its KV cache: ``past_key_values``, renamed ``cache`` in
+    recent Transformers. The wrong name would vanish into ``**kwargs`` and every decoding step would see
+    only its newest token, so the name is read from the signature."""
+    parameters = inspect.signature(model.forward).parameters
+    for name in ("cache", "past_key_values"):
+        if name in parameters:
+            return name
+    raise TypeError(
+        f"{type(model).__name__}.forward takes neither `cache` nor `past_key_values`: the hf rollout needs a "
+        "model with a KV cache (use actor_rollout_ref.rollout.name=vllm, or a Transformers causal LM)"
+    )
 
 
 @register_rollout("hf")
@@ -45,6 +60,7 @@ class HFRollout:
         self.pad_token_id = pad_token_id(tokenizer)
         self.micro_batch_size = rollout.get("micro_batch_size")
         self._generator = torch.Generator(self.device).manual_seed(seed)
+        self._cache_keyword = cache_keyword(self.model)
 
     def sync_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Copy full parameters (Hugging Face names) into the local model, converting dtype and device."""
@@ -95,7 +111,7 @@ class HFRollout:
                 input_ids=step_input,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
-                cache=cache,
+                **{self._cache_keyword: cache},
                 use_cache=True,
                 logits_to_keep=1,
             ).logits[:, -1]

@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.log_probs import response_log_probs
 from maxrl.workers.rollout import SamplingParams, build_rollout
+from maxrl.workers.rollout.hf_rollout import cache_keyword
 
 RESPONSE_LENGTH = 12
 
@@ -73,3 +74,26 @@ def test_sync_weights_makes_the_backend_sample_from_the_new_policy(rollout_confi
     torch.testing.assert_close(out["rollout_log_probs"], expected, atol=1e-5, rtol=0)
     with pytest.raises(KeyError, match="no parameter 'not.a.weight'"):
         backend.sync_weights([("not.a.weight", torch.zeros(1))])
+
+
+class _OldNames(torch.nn.Module):
+    def forward(self, input_ids, past_key_values=None, use_cache=None, **kwargs):
+        return input_ids
+
+
+class _NewNames(torch.nn.Module):
+    def forward(self, input_ids, cache=None, use_cache=None, **kwargs):
+        return input_ids
+
+
+class _NoCache(torch.nn.Module):
+    def forward(self, input_ids, **kwargs):
+        return input_ids
+
+
+def test_the_kv_cache_goes_under_the_name_the_model_takes():
+    """Transformers renamed `past_key_values` to `cache`; a wrong name would be swallowed by **kwargs."""
+    assert cache_keyword(_OldNames()) == "past_key_values"
+    assert cache_keyword(_NewNames()) == "cache"
+    with pytest.raises(TypeError, match="needs a model with a KV cache"):
+        cache_keyword(_NoCache())
