@@ -52,18 +52,22 @@ on a machine with other load the workers would lose CPU to everything else and e
 measure the scheduler, not the framework; at equal niceness both sides compete on equal terms."""
 
 
-def _start_ray(attempts: int = 3) -> None:
-    """A private local Ray instance (4 logical CPUs: 2 workers, the driver's helpers, the reward pool).
+def _start_ray(attempts: int = 3) -> bool:
+    """A private local Ray instance (4 logical CPUs: 2 workers, the driver's helpers, the reward pool);
+    returns whether it was started here (False: this process was already connected to one, which is used).
 
     On a heavily loaded machine Ray's fixed 30 s raylet start-up wait can run out; then it is retried.
     """
     import ray
 
+    if ray.is_initialized():
+        logger.info("using the Ray instance this process is connected to (its worker niceness is its own)")
+        return False
     for attempt in range(1, attempts + 1):
         try:
             ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
                      object_store_memory=512 * 2**20, _system_config=RAY_SYSTEM_CONFIG)
-            return
+            return True
         except Exception as error:  # Ray raises a bare Exception when its node times out during start-up
             if attempt == attempts or "timed out during startup" not in str(error):
                 raise
@@ -161,15 +165,13 @@ def run_suite(
     if "vllm" in sections and not vllm_available():
         logger.info("vLLM is not importable here: skipping the vllm section (run from .venv-vllm for it)")
         sections = tuple(s for s in sections if s != "vllm")
-    uses_ray = bool(set(sections) & {"components", "end_to_end", "scaling"})
-    if uses_ray:
-        _start_ray()
+    started_ray = bool(set(sections) & {"components", "end_to_end", "scaling"}) and _start_ray()
     try:
         for name in SECTIONS:
             if name in sections:
                 getattr(run, name)()
     finally:
-        if uses_ray:
+        if started_ray:
             import ray
 
             ray.shutdown()

@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 
 def vllm_available() -> bool:
-    return importlib.util.find_spec("vllm") is not None
+    """Whether an installed vLLM is importable (a folder named ``vllm``, e.g. ``tests/vllm``, is not)."""
+    spec = importlib.util.find_spec("vllm")
+    return spec is not None and spec.origin not in (None, "namespace")
 
 
 def benchmark_vllm(workspace: Workspace, shape: RunShape, repeats: int, warmup: int) -> dict[str, Comparison]:
