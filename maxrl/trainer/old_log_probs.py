@@ -9,8 +9,8 @@ MaxRL experiment), the actor has not changed between that pass and the update's 
 
 The pass stays when anything differs: more epochs or mini-batches (later optimizer steps are off-policy),
 an in-reward KL or an estimator that reads ``old_log_probs`` before the update, or
-``actor_rollout_ref.actor.recompute_old_log_prob=always`` (which also restores the sampler-vs-trainer
-``training/rollout_*`` metrics, computed from the pass's output).
+``actor_rollout_ref.actor.recompute_old_log_prob=always``. Without the pass, the update reports the means
+of the sampler-vs-trainer ``training/rollout_*`` metrics; their max and std need the pass.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ On-policy updates without ``old_log_probs``: when the whole update is one optimi
 mini-batch), the policy that sampled is the policy being differentiated, so ``log pi_old`` is the update's
 own ``log pi_theta`` detached: the ratio is exactly 1 and its gradient is ``grad log pi_theta``. The
 trainer then skips its separate old-log-prob pass (``actor.recompute_old_log_prob=auto``) and sends no
-``old_log_probs``; any other shape of update needs them and is refused.
+``old_log_probs``; any other shape of update needs them and is refused. The sampler-vs-trainer gap
+means (``training/rollout_*``, which the pass would have given) then come from this forward.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _CLIP_KEYS = ("clip_ratio", "clip_ratio_low", "clip_ratio_high", "clip_ratio_c")
 OLD_LOG_PROBS = "old_log_probs"
+ROLLOUT_LOG_PROBS = "rollout_log_probs"
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ def _micro_batch_loss(
     tokens = mask.sum().float()
     stats = {"pg_loss": pg_loss.detach(), "tokens": tokens, "entropy": masked_sum(entropy.detach(), mask)}
     stats.update({name: value.detach().float() * tokens for name, value in pg_metrics.items()})
+    if OLD_LOG_PROBS not in micro and ROLLOUT_LOG_PROBS in micro:
+        stats |= _sampler_gap_sums(micro[ROLLOUT_LOG_PROBS], log_prob.detach(), mask)
     if spec.use_kl_loss:
         kl = agg_loss(
             kl_penalty(log_prob, micro["ref_log_prob"], spec.kl_loss_type),
@@ -118,6 +122,19 @@ def _micro_batch_loss(
         loss = loss + spec.kl_loss_coef * kl
         stats["kl_loss"] = kl.detach()
     return loss, stats
+
+
+def _sampler_gap_sums(
+    rollout_log_probs: torch.Tensor, log_prob: torch.Tensor, mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Token sums behind the means of `maxrl.trainer.metrics.rollout_mismatch_metrics` (same names), for
+    an update that stands in for the old-log-prob pass; its max and std need the pass itself."""
+    rollout, actor = rollout_log_probs.float(), log_prob.float()
+    return {
+        "training/rollout_probs_diff_mean": masked_sum((rollout.exp() - actor.exp()).abs(), mask),
+        "training/rollout_log_probs_diff_mean": masked_sum((rollout - actor).abs(), mask),
+        "training/rollout_actor_kl": masked_sum(rollout - actor, mask),
+    }
 
 
 def _clip_and_step(
@@ -183,7 +200,7 @@ def update_policy(
             for name, value in _mini_batch_metrics(sums).items():
                 totals[name] = totals.get(name, 0.0) + value
             totals["grad_norm"] = totals.get("grad_norm", 0.0) + grad_norm
-    metrics = {f"actor/{name}": value / steps for name, value in totals.items()}
+    metrics = {name if "/" in name else f"actor/{name}": value / steps for name, value in totals.items()}
     metrics["actor/skipped_steps"] = float(skipped)
     return metrics
 

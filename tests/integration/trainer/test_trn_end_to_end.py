@@ -197,3 +197,5 @@ def test_an_on_policy_step_skips_the_old_log_prob_pass_with_the_same_result(work
             assert skipped[step][key] == pytest.approx(recomputed[step][key], rel=1e-5), (step, key)
         assert skipped[step]["actor/ppo_kl"] == 0.0 and skipped[step]["actor/pg_clipfrac"] == 0.0
         assert skipped[step]["rollout/weight_sync_max_abs_logprob_diff"] < 1e-4  # fp32 actor and hf rollout
+        assert skipped[step]["training/rollout_log_probs_diff_mean"] < 1e-5  # from the update's own forward
+        assert "training/rollout_log_probs_diff_max" in recomputed[step]  # the pass gives max and std too

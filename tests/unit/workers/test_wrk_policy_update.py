@@ -8,6 +8,7 @@ import torch.distributed as dist
 
 from maxrl.algorithms import LOSS_AGG_MODES
 from maxrl.data.batch import Batch
+from maxrl.trainer.metrics import rollout_mismatch_metrics
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.log_probs import response_log_probs
 from maxrl.workers.policy_update import PolicyLoss, update_policy
@@ -151,3 +152,18 @@ def test_without_old_log_probs_a_multi_step_update_is_refused(model, update_batc
     with pytest.raises(ValueError, match="recompute_old_log_prob=always"):
         update_policy(model, optimizer, without, PolicyLoss(), mini_batch_per_device=mini_batch,
                       micro_batch_per_device=None, ppo_epochs=epochs)
+
+
+def test_without_old_log_probs_the_update_reports_the_sampler_gap(model, update_batch):
+    """The means the old-log-prob pass would have logged, from the update's own forward."""
+    with torch.no_grad():
+        current, _ = response_log_probs(model, update_batch, temperature=1.0)
+    shift = 0.05 * torch.randn(current.shape, generator=torch.Generator().manual_seed(3))
+    without = update_batch.select([key for key in update_batch.keys() if key != "old_log_probs"])
+    batch = without.union(Batch({"rollout_log_probs": current + shift}))
+    optimizer = torch.optim.AdamW(copy.deepcopy(model).parameters(), lr=1e-3)
+    metrics = update_policy(copy.deepcopy(model), optimizer, batch, PolicyLoss(), mini_batch_per_device=len(batch),
+                            micro_batch_per_device=4)
+    expected = rollout_mismatch_metrics(current + shift, current, update_batch["response_mask"])
+    for key in ("training/rollout_probs_diff_mean", "training/rollout_log_probs_diff_mean", "training/rollout_actor_kl"):
+        assert metrics[key] == pytest.approx(expected[key], rel=1e-5), key
