@@ -239,10 +239,10 @@ class RayPPOTrainer:
         """The trainer's log-probs of the sampled tokens (the PPO ratio's denominator) and their gap to the
         sampler's. (``actor/entropy`` comes from the update's forward, over the same tokens.)"""
         batch = batch.union(self.workers.dispatch("compute_log_prob", batch))
-        metrics = {}
-        if "rollout_log_probs" in batch:
-            metrics = rollout_mismatch_metrics(batch["rollout_log_probs"], batch["old_log_probs"], batch["response_mask"])
-        return batch, metrics
+        if "rollout_log_probs" not in batch:
+            return batch, {}
+        gap = rollout_mismatch_metrics(batch["rollout_log_probs"], batch["old_log_probs"], batch["response_mask"])
+        return batch, gap
 
     def _ref_log_prob(self, batch: Batch) -> Batch:
         return batch.union(self.workers.dispatch("compute_ref_log_prob", batch))

@@ -177,9 +177,9 @@ def update_policy(
     mini_batches = chunk_sizes(len(batch), mini_batch_per_device)
     if OLD_LOG_PROBS not in batch and (ppo_epochs != 1 or len(mini_batches) != 1):
         raise ValueError(
-            f"update_policy: the batch has no {OLD_LOG_PROBS!r}, which is only exact for a single optimizer step, "
-            f"but this update makes {ppo_epochs} epoch(s) x {len(mini_batches)} mini-batch(es); compute them first "
-            "(actor_rollout_ref.actor.recompute_old_log_prob=always)"
+            f"update_policy: the batch has no {OLD_LOG_PROBS!r}, which is only exact for a single optimizer "
+            f"step, but this update makes {ppo_epochs} epoch(s) x {len(mini_batches)} mini-batch(es); compute "
+            "them first (actor_rollout_ref.actor.recompute_old_log_prob=always)"
         )
     world_size = dist.get_world_size()
     totals: dict[str, float] = {}

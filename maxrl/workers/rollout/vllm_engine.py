@@ -180,7 +180,8 @@ def engine_arguments(
                             " (chunked prefill is off on CPU)")
         raise ValueError(
             f"actor_rollout_ref.rollout.max_num_batched_tokens={rollout.max_num_batched_tokens} is below "
-            f"max_model_len = {max_model_len}: without chunked prefill a whole prompt must fit in one step; {fix}"
+            f"max_model_len = {max_model_len}: without chunked prefill a whole prompt must fit in one step; "
+            f"{fix}"
         )
     overrides = _model_overrides(model_cfg)
     arguments = dict(
