@@ -101,17 +101,16 @@ def process_role(process: psutil.Process, driver_pid: int) -> str:
     return "ray" if any(mark in command for mark in RAY_MARKS) else "other"
 
 
-class ProcessTreeMemory:
-    """Context manager: sample the memory of this process and its descendants while the block runs."""
+class _Poller:
+    """Context manager: call ``self._poll()`` now and every `interval_s` seconds in a background thread
+    while the block runs."""
 
-    def __init__(self, interval_s: float = 0.25):
+    def __init__(self, interval_s: float, name: str):
         self.interval_s = interval_s
-        self._driver = psutil.Process(os.getpid())
-        self._peaks: dict[int, ProcessPeak] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="process-tree-memory", daemon=True)
+        self._thread = threading.Thread(target=self._watch, name=name, daemon=True)
 
-    def __enter__(self) -> ProcessTreeMemory:
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -121,11 +120,23 @@ class ProcessTreeMemory:
 
     def _watch(self) -> None:
         while True:
-            self._sample()
+            self._poll()
             if self._stop.wait(self.interval_s):
                 return
 
-    def _sample(self) -> None:
+    def _poll(self) -> None:
+        raise NotImplementedError
+
+
+class ProcessTreeMemory(_Poller):
+    """Context manager: sample the memory of this process and its descendants while the block runs."""
+
+    def __init__(self, interval_s: float = 0.25):
+        super().__init__(interval_s, "process-tree-memory")
+        self._driver = psutil.Process(os.getpid())
+        self._peaks: dict[int, ProcessPeak] = {}
+
+    def _poll(self) -> None:
         for process in [self._driver, *self._driver.children(recursive=True)]:
             try:
                 role = process_role(process, self._driver.pid)
@@ -143,34 +154,20 @@ class ProcessTreeMemory:
         return sorted(self._peaks.values(), key=lambda peak: (order[peak.role], peak.pid))
 
 
-class CpuAtLineAppends:
+class CpuAtLineAppends(_Poller):
     """Context manager: the tree's CPU seconds each time a line is appended to `path`.
 
     The trainer appends one metrics row per step to its metrics file, so the CPU used between two
     appends is the CPU one step cost in all processes together: a measure of a step that other load
-    on the machine hardly changes (see the module docstring). The file is polled every `interval_s`.
+    on the machine hardly changes (see the module docstring). The file is polled every `interval_s`;
+    there is no last poll on exit, when the run's processes, and their CPU seconds, may be gone.
     """
 
     def __init__(self, path: Path, interval_s: float = 0.05):
+        super().__init__(interval_s, "cpu-at-line-appends")
         self.path = Path(path)
-        self.interval_s = interval_s
         self.readings: list[float] = []  # readings[i]: CPU seconds when line i + 1 had appeared
         self._size = -1
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="cpu-at-line-appends", daemon=True)
-
-    def __enter__(self) -> CpuAtLineAppends:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        # No last poll here: the run's processes may be gone, and with them their CPU seconds.
-        self._stop.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._poll()
 
     def _poll(self) -> None:
         try:

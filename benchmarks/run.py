@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from benchmarks.machine import describe_machine, load_average
 from benchmarks.report import render_markdown, write_report
 from benchmarks.suites import SUITES, Suite
 from benchmarks.workspace import Workspace, build_workspace
+from maxrl.utils.environment import set_offline_environment
 
 __all__ = ["main", "run_suite"]
 
@@ -34,17 +34,6 @@ logger = logging.getLogger("benchmarks")
 
 SECTIONS = ("end_to_end", "scaling", "components", "vllm")
 """In running order: the training runs first, while the driver holds nothing else (its memory is reported)."""
-
-OFFLINE_ENVIRONMENT = {
-    "HF_HUB_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "WANDB_MODE": "offline",
-    "RAY_AUTH_MODE": "disabled",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "TOKENIZERS_PARALLELISM": "false",
-}
-
 
 RAY_SYSTEM_CONFIG = {"worker_niceness": 0}
 """Ray starts its worker processes at nice 15 by default. The baselines run in the driver at nice 0, so
@@ -196,8 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    for key, value in OFFLINE_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+    set_offline_environment()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out_dir = args.out or Path("outputs") / "benchmarks" / args.suite
     command = " ".join(["python -m benchmarks.run", *argv])

@@ -1,22 +1,12 @@
 """Shared fixtures: an offline environment, one local Ray cluster per test run, tiny models."""
 
-import os
-
 import pytest
 
-for _key, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "WANDB_MODE": "offline",
-    "RAY_AUTH_MODE": "disabled",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "TOKENIZERS_PARALLELISM": "false",
-    # 2 cores shared by the test process and its Ray workers: one intra-op thread each avoids
-    # oversubscription, which slows small-tensor work by an order of magnitude here.
-    "OMP_NUM_THREADS": "1",
-}.items():
-    os.environ.setdefault(_key, _value)
+from maxrl.utils.environment import set_offline_environment
+
+# 2 cores shared by the test process and its Ray workers: one intra-op thread each avoids
+# oversubscription, which slows small-tensor work by an order of magnitude here.
+set_offline_environment({"OMP_NUM_THREADS": "1"})
 
 
 @pytest.fixture(scope="session")
