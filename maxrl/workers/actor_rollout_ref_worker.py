@@ -27,7 +27,8 @@ from maxrl.workers.batch_sizes import resolve_batch_sizes
 from maxrl.workers.checkpoint import export_hf_folder, load_sharded, save_sharded
 from maxrl.workers.fsdp import build_device_mesh, shard_model, worker_device
 from maxrl.workers.hf_model import load_causal_lm, load_tokenizer, parse_dtype, saved_dtype
-from maxrl.workers.log_probs import micro_batched_log_probs
+from maxrl.workers.log_probs import ForwardOptions, micro_batched_log_probs
+from maxrl.workers.micro_batches import MicroBatching
 from maxrl.workers.optim import build_lr_scheduler, build_optimizer
 from maxrl.workers.policy_update import PolicyLoss, update_policy
 from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
@@ -59,6 +60,7 @@ class ActorRolloutRefWorker:
         self.lr_scheduler = build_lr_scheduler(self.optimizer, aref.actor.optim)
         self.grad_scaler = self._build_grad_scaler()
         self.policy_loss = PolicyLoss.from_config(config)
+        self.forward_options = ForwardOptions.from_config(config)
         kl_on = bool(aref.actor.get("use_kl_loss")) or bool(
             OmegaConf.select(config, "algorithm.use_kl_in_reward")
         )
@@ -135,7 +137,9 @@ class ActorRolloutRefWorker:
 
         def actor_log_probs(batch: Batch) -> torch.Tensor:
             self.actor.eval()
-            return micro_batched_log_probs(self.actor, batch.to(self.device), 1.0, None, False)[0]
+            return micro_batched_log_probs(
+                self.actor, batch.to(self.device), 1.0, MicroBatching(), False, self.forward_options
+            )[0]
 
         rollout = self.config.actor_rollout_ref.rollout
         tolerance = rollout.get("weight_sync_tolerance")
@@ -144,15 +148,17 @@ class ActorRolloutRefWorker:
         return check_weight_sync(self.rollout, prompts, actor_log_probs, tolerance)
 
     # ------------------------------------------------------------------ log-probs
-    def _log_probs(self, model: torch.nn.Module, batch: Batch, micro_batch: int | None, with_entropy: bool):
+    def _log_probs(self, model: torch.nn.Module, batch: Batch, micro_batching: MicroBatching, with_entropy: bool):
         model.eval()
         temperature = float(self.config.actor_rollout_ref.rollout.temperature)
-        return micro_batched_log_probs(model, batch.to(self.device), temperature, micro_batch, with_entropy)
+        return micro_batched_log_probs(
+            model, batch.to(self.device), temperature, micro_batching, with_entropy, self.forward_options
+        )
 
     def compute_log_prob(self, batch: Batch, calculate_entropy: bool = False) -> Batch:
         """``old_log_probs`` ``[N, R]`` of the responses under the actor (and ``entropys`` if asked)."""
         log_probs, entropy = self._log_probs(
-            self.actor, batch, self.batch_sizes.log_prob_micro_batch_per_device, calculate_entropy
+            self.actor, batch, self.batch_sizes.log_prob_micro_batching, calculate_entropy
         )
         fields = {"old_log_probs": log_probs.cpu()}
         if calculate_entropy:
@@ -167,7 +173,7 @@ class ActorRolloutRefWorker:
                 "or algorithm.use_kl_in_reward is true"
             )
         log_probs, _ = self._log_probs(
-            self.ref, batch, self.batch_sizes.ref_log_prob_micro_batch_per_device, False
+            self.ref, batch, self.batch_sizes.ref_log_prob_micro_batching, False
         )
         return Batch({"ref_log_prob": log_probs.cpu()})
 
@@ -182,7 +188,7 @@ class ActorRolloutRefWorker:
             batch.to(self.device),
             self.policy_loss,
             mini_batch_per_device=self.batch_sizes.mini_batch_per_device,
-            micro_batch_per_device=self.batch_sizes.micro_batch_per_device,
+            micro_batching=self.batch_sizes.update_micro_batching,
             ppo_epochs=int(actor.get("ppo_epochs", 1)),
             grad_clip=actor.get("grad_clip"),
             scaler=self.grad_scaler,

@@ -13,12 +13,17 @@ key                                             counts              scope
 ``actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu``  samples  one device, one forward
 ``actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu``  samples  one device, one forward
 ``actor_rollout_ref.rollout.micro_batch_size``  samples             one device, one generation chunk
+``actor_rollout_ref.actor.ppo_max_token_len_per_gpu``  tokens       one device, one forward/backward
+``actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu``  tokens  one device, one forward
+``actor_rollout_ref.ref.log_prob_max_token_len_per_gpu``  tokens    one device, one forward
 ==============================================  ==================  =====================================
 
 A training step has ``train_batch_size * n`` samples and ``train_batch_size / ppo_mini_batch_size``
 optimizer steps per epoch; each optimizer step sees ``ppo_mini_batch_size * n`` samples, of which each of
 the ``world_size`` ranks holds an equal share. Micro-batch sizes are upper bounds (``null`` = everything
 at once): the loss is normalised by the whole mini-batch, so they change memory use, never the result.
+The token budgets replace the sample counts of their pass when its ``*use_dynamic_bsz`` key is true
+(`maxrl.workers.micro_batches`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from dataclasses import dataclass
 
 import torch
 from omegaconf import DictConfig, OmegaConf
+
+from maxrl.workers.micro_batches import MicroBatching
 
 __all__ = ["BatchSizeError", "BatchSizes", "chunk_sizes", "resolve_batch_sizes", "update_order"]
 
@@ -47,9 +54,9 @@ class BatchSizes:
     n: int
     mini_batch_prompts: int
     world_size: int
-    micro_batch_per_device: int | None
-    log_prob_micro_batch_per_device: int | None
-    ref_log_prob_micro_batch_per_device: int | None
+    update_micro_batching: MicroBatching
+    log_prob_micro_batching: MicroBatching
+    ref_log_prob_micro_batching: MicroBatching
     rollout_micro_batch: int | None
 
     @property
@@ -85,22 +92,20 @@ def _positive_int(config: DictConfig, key: str, *, optional: bool = False) -> in
 
 
 def _reject_unsupported(config: DictConfig) -> None:
-    for key in (
-        f"{ACTOR}.use_dynamic_bsz",
-        f"{ROLLOUT}.log_prob_use_dynamic_bsz",
-        f"{REF}.log_prob_use_dynamic_bsz",
-    ):
-        if OmegaConf.select(config, key, default=False):
-            raise BatchSizeError(
-                f"{key}=true: token-packed micro-batches are not supported; set {key}=false and bound memory "
-                f"with {ACTOR}.ppo_micro_batch_size_per_gpu / {ROLLOUT}.log_prob_micro_batch_size_per_gpu"
-            )
     legacy = OmegaConf.select(config, f"{ACTOR}.ppo_micro_batch_size", default=None)
     if legacy is not None:
         raise BatchSizeError(
             f"{ACTOR}.ppo_micro_batch_size={legacy} is the deprecated global micro-batch; set it to null and "
             f"use {ACTOR}.ppo_micro_batch_size_per_gpu (samples per device) instead"
         )
+
+
+def _micro_batching(config: DictConfig, samples_key: str, dynamic_key: str, tokens_key: str) -> MicroBatching:
+    """A sample count, or the token budget when `dynamic_key` is true."""
+    max_samples = _positive_int(config, samples_key, optional=True)
+    if not OmegaConf.select(config, dynamic_key, default=False):
+        return MicroBatching(max_samples=max_samples)
+    return MicroBatching(max_samples=max_samples, max_tokens=_positive_int(config, tokens_key))
 
 
 def resolve_batch_sizes(config: DictConfig, world_size: int) -> BatchSizes:
@@ -137,12 +142,17 @@ def resolve_batch_sizes(config: DictConfig, world_size: int) -> BatchSizes:
         n=n,
         mini_batch_prompts=mini_prompts,
         world_size=world_size,
-        micro_batch_per_device=_positive_int(config, f"{ACTOR}.ppo_micro_batch_size_per_gpu", optional=True),
-        log_prob_micro_batch_per_device=_positive_int(
-            config, f"{ROLLOUT}.log_prob_micro_batch_size_per_gpu", optional=True
+        update_micro_batching=_micro_batching(
+            config, f"{ACTOR}.ppo_micro_batch_size_per_gpu", f"{ACTOR}.use_dynamic_bsz",
+            f"{ACTOR}.ppo_max_token_len_per_gpu",
         ),
-        ref_log_prob_micro_batch_per_device=_positive_int(
-            config, f"{REF}.log_prob_micro_batch_size_per_gpu", optional=True
+        log_prob_micro_batching=_micro_batching(
+            config, f"{ROLLOUT}.log_prob_micro_batch_size_per_gpu", f"{ROLLOUT}.log_prob_use_dynamic_bsz",
+            f"{ROLLOUT}.log_prob_max_token_len_per_gpu",
+        ),
+        ref_log_prob_micro_batching=_micro_batching(
+            config, f"{REF}.log_prob_micro_batch_size_per_gpu", f"{REF}.log_prob_use_dynamic_bsz",
+            f"{REF}.log_prob_max_token_len_per_gpu",
         ),
         rollout_micro_batch=_positive_int(config, f"{ROLLOUT}.micro_batch_size", optional=True),
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-__all__ = ["load_causal_lm", "load_tokenizer", "pad_token_id", "parse_dtype", "saved_dtype"]
+__all__ = ["cache_keyword", "load_causal_lm", "load_tokenizer", "pad_token_id", "parse_dtype", "saved_dtype"]
 
 _DTYPES = {
     "fp32": torch.float32,
@@ -69,3 +70,18 @@ def pad_token_id(tokenizer) -> int:
     if pad is None:
         raise ValueError("the tokenizer has neither a pad nor an eos token; cannot pad responses")
     return pad
+
+
+def cache_keyword(model: torch.nn.Module) -> str:
+    """The name under which ``model.forward`` takes its KV cache: ``past_key_values``, renamed ``cache`` in
+    recent Transformers. The wrong name would vanish into ``**kwargs`` and every decoding step would see
+    only its newest token, so the name is read from the signature."""
+    parameters = inspect.signature(model.forward).parameters
+    for name in ("cache", "past_key_values"):
+        if name in parameters:
+            return name
+    raise TypeError(
+        f"{type(model).__name__}.forward takes neither `cache` nor `past_key_values`: the hf rollout and "
+        "actor_rollout_ref.model.share_prompt_prefix need a model with a KV cache (use "
+        "actor_rollout_ref.rollout.name=vllm and share_prompt_prefix=false, or a Transformers causal LM)"
+    )

@@ -31,7 +31,8 @@ from maxrl.algorithms import agg_loss, compute_policy_loss, kl_penalty, loss_nor
 from maxrl.algorithms.masked import masked_sum
 from maxrl.data.batch import SAMPLE_VALID, Batch
 from maxrl.workers.batch_sizes import chunk_sizes
-from maxrl.workers.log_probs import response_log_probs
+from maxrl.workers.log_probs import ForwardOptions, response_log_probs
+from maxrl.workers.micro_batches import MicroBatching
 
 __all__ = ["PolicyLoss", "loss_mask", "update_policy"]
 
@@ -54,6 +55,7 @@ class PolicyLoss:
     kl_loss_coef: float = 0.0
     kl_loss_type: str = "low_var_kl"
     temperature: float = 1.0
+    forward: ForwardOptions = ForwardOptions()
 
     @classmethod
     def from_config(cls, config: DictConfig) -> PolicyLoss:
@@ -68,6 +70,7 @@ class PolicyLoss:
             kl_loss_coef=float(actor.get("kl_loss_coef", 0.0)),
             kl_loss_type=actor.get("kl_loss_type", "low_var_kl"),
             temperature=float(config.actor_rollout_ref.rollout.temperature),
+            forward=ForwardOptions.from_config(config),
         )
 
 
@@ -91,7 +94,8 @@ def _micro_batch_loss(
     """This micro-batch's share of the mini-batch loss, and token-weighted sums of its statistics."""
     mask = loss_mask(micro)
     log_prob, entropy = response_log_probs(
-        model, micro, spec.temperature, with_entropy=True, entropy_grad=spec.entropy_coeff != 0
+        model, micro, spec.temperature, with_entropy=True, entropy_grad=spec.entropy_coeff != 0,
+        options=spec.forward,
     )
     old_log_prob = micro[OLD_LOG_PROBS] if OLD_LOG_PROBS in micro else log_prob.detach()
     pg_loss, pg_metrics = compute_policy_loss(
@@ -164,7 +168,7 @@ def update_policy(
     batch: Batch,
     spec: PolicyLoss,
     mini_batch_per_device: int,
-    micro_batch_per_device: int | None,
+    micro_batching: MicroBatching,
     ppo_epochs: int = 1,
     grad_clip: float | None = None,
     scaler=None,
@@ -189,8 +193,8 @@ def update_policy(
         for mini in batch.split(mini_batches):
             normalizer = _all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
             sums: dict[str, torch.Tensor] = {}
-            for micro in mini.split(chunk_sizes(len(mini), micro_batch_per_device)):
-                loss, stats = _micro_batch_loss(model, micro, normalizer, spec)
+            for rows in micro_batching.plan(mini):
+                loss, stats = _micro_batch_loss(model, mini.reorder(rows), normalizer, spec)
                 scaled = loss * world_size  # FSDP averages gradients over ranks; we want their sum
                 (scaler.scale(scaled) if scaler is not None else scaled).backward()
                 for name, value in stats.items():

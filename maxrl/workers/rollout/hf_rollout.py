@@ -16,8 +16,8 @@ change the draw.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
+from dataclasses import replace
 
 import torch
 from omegaconf import DictConfig
@@ -25,26 +25,12 @@ from transformers import DynamicCache
 
 from maxrl.data.batch import Batch
 from maxrl.workers.batch_sizes import chunk_sizes
-from maxrl.workers.hf_model import load_causal_lm, pad_token_id, parse_dtype
+from maxrl.workers.hf_model import cache_keyword, load_causal_lm, pad_token_id, parse_dtype
 from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams, assemble_rollout
 from maxrl.workers.rollout.registry import register_rollout
 from maxrl.workers.rollout.sampling import sample_next_tokens
 
-__all__ = ["HFRollout", "cache_keyword"]
-
-
-def cache_keyword(model: torch.nn.Module) -> str:
-    """The name under which ``model.forward`` takes its KV cache: ``past_key_values``, renamed ``cache`` in
-    recent Transformers. The wrong name would vanish into ``**kwargs`` and every decoding step would see
-    only its newest token, so the name is read from the signature."""
-    parameters = inspect.signature(model.forward).parameters
-    for name in ("cache", "past_key_values"):
-        if name in parameters:
-            return name
-    raise TypeError(
-        f"{type(model).__name__}.forward takes neither `cache` nor `past_key_values`: the hf rollout needs a "
-        "model with a KV cache (use actor_rollout_ref.rollout.name=vllm, or a Transformers causal LM)"
-    )
+__all__ = ["HFRollout"]
 
 
 @register_rollout("hf")
@@ -59,6 +45,7 @@ class HFRollout:
         self.device = torch.device(device)
         self.pad_token_id = pad_token_id(tokenizer)
         self.micro_batch_size = rollout.get("micro_batch_size")
+        self.share_prompt = bool(config.actor_rollout_ref.model.get("share_prompt_prefix", True))
         self._generator = torch.Generator(self.device).manual_seed(seed)
         self._cache_keyword = cache_keyword(self.model)
 
@@ -78,25 +65,33 @@ class HFRollout:
         """Nothing was released by `sleep`."""
 
     def generate(self, prompts: Batch, sampling: SamplingParams) -> Batch:
-        samples = prompts.select(PROMPT_FIELDS).repeat(sampling.n).to(self.device)
+        prompts = prompts.select(PROMPT_FIELDS).to(self.device)
         generator = self._generator
         if sampling.seed is not None:
             generator = torch.Generator(self.device).manual_seed(sampling.seed)
+        if not self.share_prompt:  # every sample prefills its own copy of the prompt
+            prompts, sampling = prompts.repeat(sampling.n), replace(sampling, n=1)
+        prompts_per_chunk = self.micro_batch_size and max(1, self.micro_batch_size // sampling.n)
         outputs = [
             self._generate_chunk(chunk, sampling, generator)
-            for chunk in samples.split(chunk_sizes(len(samples), self.micro_batch_size))
+            for chunk in prompts.split(chunk_sizes(len(prompts), prompts_per_chunk))
         ]
         responses, response_mask, log_probs = (torch.cat(parts) for parts in zip(*outputs))
-        return assemble_rollout(samples, responses, response_mask, log_probs)
+        return assemble_rollout(prompts.repeat(sampling.n), responses, response_mask, log_probs)
 
     @torch.no_grad()
     def _generate_chunk(
-        self, samples: Batch, sampling: SamplingParams, generator: torch.Generator
+        self, prompts: Batch, sampling: SamplingParams, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Responses ``[N, R]`` (pad after the end), response mask (1 through the first stop token) and
-        the sampler's log-probs (0 outside the mask)."""
-        input_ids, attention_mask, position_ids = (samples[key] for key in PROMPT_FIELDS)
-        num, length = len(samples), sampling.max_tokens
+        """``sampling.n`` samples of each prompt (adjacent): responses ``[N, R]`` (pad after the end),
+        response mask (1 through the first stop token) and the sampler's log-probs (0 outside the mask).
+
+        Each prompt is prefilled once, without the columns that are padding in every row, and its KV
+        cache is repeated for its samples."""
+        input_ids, attention_mask, position_ids = (prompts[key] for key in PROMPT_FIELDS)
+        first = int(attention_mask.bool().any(dim=0).nonzero()[0]) if bool(attention_mask.any()) else 0
+        input_ids, attention_mask, position_ids = (t[:, first:] for t in (input_ids, attention_mask, position_ids))
+        num, length = len(prompts) * sampling.n, sampling.max_tokens
         responses = torch.full((num, length), self.pad_token_id, dtype=torch.long, device=self.device)
         response_mask = torch.zeros((num, length), dtype=torch.long, device=self.device)
         log_probs = torch.zeros((num, length), dtype=torch.float32, device=self.device)
@@ -104,27 +99,33 @@ class HFRollout:
         finished = torch.zeros(num, dtype=torch.bool, device=self.device)
 
         cache = DynamicCache(config=self.model.config)
-        next_positions = position_ids[:, -1:]
-        step_input = input_ids
+        logits = self._next_token_logits(input_ids, attention_mask, position_ids, cache)
+        if sampling.n > 1:
+            cache.batch_repeat_interleave(sampling.n)
+            logits = logits.repeat_interleave(sampling.n, dim=0)
+            attention_mask = attention_mask.repeat_interleave(sampling.n, dim=0)
+        next_positions = position_ids[:, -1:].repeat_interleave(sampling.n, dim=0)
         for step in range(length):
-            logits = self.model(
-                input_ids=step_input,
-                attention_mask=attention_mask,
-                position_ids=position_ids,
-                **{self._cache_keyword: cache},
-                use_cache=True,
-                logits_to_keep=1,
-            ).logits[:, -1]
             tokens, token_log_probs = sample_next_tokens(logits, sampling, generator)
             active = ~finished
             responses[:, step] = torch.where(active, tokens, self.pad_token_id)
             response_mask[:, step] = active.long()
             log_probs[:, step] = torch.where(active, token_log_probs, 0.0)
             finished |= active & torch.isin(tokens, stop_ids)
-            if bool(finished.all()):
+            if bool(finished.all()) or step == length - 1:
                 break
-            step_input = tokens[:, None]
             next_positions = next_positions + 1
-            position_ids = next_positions
             attention_mask = torch.cat([attention_mask, active.to(attention_mask.dtype)[:, None]], dim=1)
+            logits = self._next_token_logits(tokens[:, None], attention_mask, next_positions, cache)
         return responses, response_mask, log_probs
+
+    def _next_token_logits(self, input_ids, attention_mask, position_ids, cache) -> torch.Tensor:
+        """The logits after the last of `input_ids`, appending their keys and values to `cache`."""
+        return self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            **{self._cache_keyword: cache},
+            use_cache=True,
+            logits_to_keep=1,
+        ).logits[:, -1]

@@ -56,7 +56,10 @@ def config(model_dir):
         "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=3",
         "actor_rollout_ref.actor.dtype=fp32",
         "actor_rollout_ref.actor.ppo_mini_batch_size=2",  # 2 optimizer steps of 4 samples, 2 per rank
-        "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=1",
+        # Micro-batches by a token budget of about 2 samples: each rank's 2 samples of a mini-batch share
+        # their prompt, so the update runs the shared-prompt forward (the default) under FSDP2.
+        "actor_rollout_ref.actor.use_dynamic_bsz=true",
+        "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=40",
         "actor_rollout_ref.actor.use_kl_loss=true",
         "actor_rollout_ref.actor.kl_loss_coef=0.1",
         "actor_rollout_ref.actor.entropy_coeff=0.01",

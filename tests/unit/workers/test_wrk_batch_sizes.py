@@ -5,6 +5,7 @@ import torch
 from omegaconf import OmegaConf
 
 from maxrl.workers.batch_sizes import BatchSizeError, chunk_sizes, resolve_batch_sizes, update_order
+from maxrl.workers.micro_batches import MicroBatching
 
 
 def make_config(**overrides):
@@ -33,9 +34,9 @@ def test_resolved_sizes_follow_the_documented_units():
     sizes = resolve_batch_sizes(make_config(), world_size=2)
     assert (sizes.train_samples, sizes.mini_batch_samples, sizes.num_mini_batches) == (32, 16, 2)
     assert sizes.mini_batch_per_device == 8
-    assert sizes.micro_batch_per_device == 3
-    assert sizes.log_prob_micro_batch_per_device is None
-    assert sizes.ref_log_prob_micro_batch_per_device == 5
+    assert sizes.update_micro_batching == MicroBatching(max_samples=3)
+    assert sizes.log_prob_micro_batching == MicroBatching()
+    assert sizes.ref_log_prob_micro_batching == MicroBatching(max_samples=5)
     assert sizes.rollout_micro_batch is None
 
 
@@ -78,9 +79,21 @@ def test_non_positive_values_name_their_key(key, value):
         resolve_batch_sizes(make_config(**{key: value}), world_size=1)
 
 
-def test_unsupported_and_deprecated_keys_are_rejected_with_the_replacement():
-    with pytest.raises(BatchSizeError, match="use_dynamic_bsz=true"):
-        resolve_batch_sizes(make_config(**{"actor_rollout_ref.actor.use_dynamic_bsz": True}), world_size=1)
+def test_dynamic_batch_size_turns_each_pass_to_its_token_budget():
+    sizes = resolve_batch_sizes(make_config(**{
+        "actor_rollout_ref.actor.use_dynamic_bsz": True, "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": 512,
+        "actor_rollout_ref.ref.log_prob_use_dynamic_bsz": True, "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu": 64,
+    }), world_size=1)
+    assert sizes.update_micro_batching == MicroBatching(max_samples=3, max_tokens=512)
+    assert sizes.log_prob_micro_batching == MicroBatching()
+    assert sizes.ref_log_prob_micro_batching == MicroBatching(max_samples=5, max_tokens=64)
+    with pytest.raises(BatchSizeError, match="ppo_max_token_len_per_gpu=0"):
+        resolve_batch_sizes(make_config(**{
+            "actor_rollout_ref.actor.use_dynamic_bsz": True, "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": 0,
+        }), world_size=1)
+
+
+def test_deprecated_keys_are_rejected_with_the_replacement():
     with pytest.raises(BatchSizeError, match="ppo_micro_batch_size_per_gpu"):
         resolve_batch_sizes(make_config(**{"actor_rollout_ref.actor.ppo_micro_batch_size": 8}), world_size=1)
 

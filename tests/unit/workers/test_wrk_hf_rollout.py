@@ -5,9 +5,9 @@ import torch
 from omegaconf import OmegaConf
 
 from maxrl.utils.tiny_models import build_tiny_causal_lm
+from maxrl.workers.hf_model import cache_keyword
 from maxrl.workers.log_probs import response_log_probs
 from maxrl.workers.rollout import SamplingParams, build_rollout
-from maxrl.workers.rollout.hf_rollout import cache_keyword
 
 RESPONSE_LENGTH = 12
 
@@ -95,5 +95,5 @@ def test_the_kv_cache_goes_under_the_name_the_model_takes():
     """Transformers renamed `past_key_values` to `cache`; a wrong name would be swallowed by **kwargs."""
     assert cache_keyword(_OldNames()) == "past_key_values"
     assert cache_keyword(_NewNames()) == "cache"
-    with pytest.raises(TypeError, match="needs a model with a KV cache"):
+    with pytest.raises(TypeError, match="need a model with a KV cache"):
         cache_keyword(_NoCache())

@@ -1,6 +1,7 @@
 """`update_policy` in a one-process world: micro-batch size and padding rows do not change the update."""
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ from maxrl.algorithms import LOSS_AGG_MODES
 from maxrl.data.batch import Batch
 from maxrl.trainer.metrics import rollout_mismatch_metrics
 from maxrl.utils.tiny_models import build_tiny_causal_lm
-from maxrl.workers.log_probs import response_log_probs
+from maxrl.workers.log_probs import ForwardOptions, response_log_probs
+from maxrl.workers.micro_batches import MicroBatching
 from maxrl.workers.policy_update import PolicyLoss, update_policy
 
 RESPONSE_LENGTH = 6
@@ -63,7 +65,7 @@ def run_update(model, batch, spec, micro_batch):
     trained = copy.deepcopy(model)
     optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3)
     metrics = update_policy(trained, optimizer, batch, spec, mini_batch_per_device=4,
-                            micro_batch_per_device=micro_batch, ppo_epochs=2, grad_clip=1.0)
+                            micro_batching=MicroBatching(micro_batch), ppo_epochs=2, grad_clip=1.0)
     return trained, metrics
 
 
@@ -110,7 +112,7 @@ def test_the_first_mini_batch_is_on_policy_when_old_log_probs_are_current(model,
     trained = copy.deepcopy(model)
     optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3)
     metrics = update_policy(trained, optimizer, on_policy.slice(0, 4), PolicyLoss(), mini_batch_per_device=4,
-                            micro_batch_per_device=2)
+                            micro_batching=MicroBatching(2))
     assert metrics["actor/ppo_kl"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["actor/pg_clipfrac"] == 0.0
 
@@ -122,7 +124,7 @@ def test_a_non_finite_gradient_skips_the_step(model, update_batch):
     broken.tensors["advantages"] = broken["advantages"].clone()  # a slice is a view of the shared fixture
     broken.tensors["advantages"][0, 0] = float("inf")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3)
-    metrics = update_policy(trained, optimizer, broken, PolicyLoss(), mini_batch_per_device=4, micro_batch_per_device=4)
+    metrics = update_policy(trained, optimizer, broken, PolicyLoss(), mini_batch_per_device=4, micro_batching=MicroBatching(4))
     assert metrics["actor/skipped_steps"] == 1.0
     assert all(torch.equal(a, b) for a, b in zip(before, trained.parameters()))
 
@@ -139,7 +141,7 @@ def test_without_old_log_probs_a_single_step_equals_the_recomputed_one(model, up
         trained = copy.deepcopy(model)
         optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3)
         metrics = update_policy(trained, optimizer, batch, spec, mini_batch_per_device=len(batch),
-                                micro_batch_per_device=2, grad_clip=1.0)
+                                micro_batching=MicroBatching(2), grad_clip=1.0)
         results.append((trained, metrics))
     assert_same_update(model, *results)
     assert results[0][1]["actor/ppo_kl"] == 0.0 and results[0][1]["actor/pg_clipfrac"] == 0.0
@@ -151,7 +153,7 @@ def test_without_old_log_probs_a_multi_step_update_is_refused(model, update_batc
     optimizer = torch.optim.AdamW(copy.deepcopy(model).parameters(), lr=1e-3)
     with pytest.raises(ValueError, match="recompute_old_log_prob=always"):
         update_policy(model, optimizer, without, PolicyLoss(), mini_batch_per_device=mini_batch,
-                      micro_batch_per_device=None, ppo_epochs=epochs)
+                      micro_batching=MicroBatching(None), ppo_epochs=epochs)
 
 
 def test_without_old_log_probs_the_update_reports_the_sampler_gap(model, update_batch):
@@ -163,7 +165,22 @@ def test_without_old_log_probs_the_update_reports_the_sampler_gap(model, update_
     batch = without.union(Batch({"rollout_log_probs": current + shift}))
     optimizer = torch.optim.AdamW(copy.deepcopy(model).parameters(), lr=1e-3)
     metrics = update_policy(copy.deepcopy(model), optimizer, batch, PolicyLoss(), mini_batch_per_device=len(batch),
-                            micro_batch_per_device=4)
+                            micro_batching=MicroBatching(4))
     expected = rollout_mismatch_metrics(current + shift, current, update_batch["response_mask"])
     for key in ("training/rollout_probs_diff_mean", "training/rollout_log_probs_diff_mean", "training/rollout_actor_kl"):
         assert metrics[key] == pytest.approx(expected[key], rel=1e-5), key
+
+
+@pytest.mark.parametrize("options", [ForwardOptions(True, False), ForwardOptions(False, True), ForwardOptions(True, True)],
+                         ids=["remove_padding", "share_prompt", "both"])
+@pytest.mark.parametrize("micro_batching", [MicroBatching(), MicroBatching(3), MicroBatching(max_tokens=40)],
+                         ids=["whole", "3_samples", "40_tokens"])
+def test_forward_layouts_and_token_budgets_do_not_change_the_update(model, update_batch, options, micro_batching):
+    """Every layout and micro-batching gives the padded, all-at-once update (loss, grad norm, parameters)."""
+    spec = PolicyLoss(entropy_coeff=0.01, use_kl_loss=True, kl_loss_coef=0.1)
+    padded = run_update(model, update_batch, spec, micro_batch=None)
+    trained = copy.deepcopy(model)
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=1e-3)
+    metrics = update_policy(trained, optimizer, update_batch, dataclasses.replace(spec, forward=options),
+                            mini_batch_per_device=4, micro_batching=micro_batching, ppo_epochs=2, grad_clip=1.0)
+    assert_same_update(model, padded, (trained, metrics))

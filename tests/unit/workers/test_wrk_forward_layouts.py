@@ -1,0 +1,159 @@
+"""Padding-free and shared-prompt forwards, and token-budget micro-batches, give the padded results exactly
+(fp32, 1e-5): log-probs, entropies and gradients; and the hf rollout draws the same samples when it
+prefills each prompt once."""
+
+import dataclasses
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from maxrl.data.batch import Batch
+from maxrl.utils.tiny_models import build_tiny_causal_lm
+from maxrl.workers.log_probs import ForwardOptions, micro_batched_log_probs, response_log_probs
+from maxrl.workers.micro_batches import MicroBatching, token_budget_plan
+from maxrl.workers.rollout import SamplingParams, build_rollout
+
+LAYOUTS = {
+    "remove_padding": ForwardOptions(remove_padding=True),
+    "share_prompt": ForwardOptions(share_prompt=True),
+    "both": ForwardOptions(remove_padding=True, share_prompt=True),
+}
+RESPONSE_LENGTH = 7
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_tiny_causal_lm(vocab_size=96, hidden_size=32, num_layers=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def grouped_batch():
+    """4 prompts (left padding 0-4 columns) x 3 samples, uneven response lengths (one of 1, none reaching
+    the last column), rows shuffled so that a prompt's samples are not adjacent."""
+    generator = torch.Generator().manual_seed(0)
+    prompt_length, n = 9, 3
+    pad = torch.tensor([0, 2, 4, 1])
+    prompt_mask = (torch.arange(prompt_length)[None] >= pad[:, None]).long()
+    prompts = torch.randint(1, 96, (4, prompt_length), generator=generator) * prompt_mask
+    positions = (prompt_mask.cumsum(1) - 1).clamp(min=0)
+    prompts, prompt_mask, positions = (t.repeat_interleave(n, 0) for t in (prompts, prompt_mask, positions))
+    lengths = torch.tensor([1, 6, 3, 5, 2, 6, 4, 1, 6, 3, 2, 5])
+    response_mask = (torch.arange(RESPONSE_LENGTH)[None] < lengths[:, None]).long()
+    responses = torch.randint(1, 96, (12, RESPONSE_LENGTH), generator=generator) * response_mask
+    batch = Batch({
+        "input_ids": torch.cat([prompts, responses], 1),
+        "attention_mask": torch.cat([prompt_mask, response_mask], 1),
+        "position_ids": torch.cat([positions, positions[:, -1:] + torch.arange(1, RESPONSE_LENGTH + 1)], 1),
+        "responses": responses,
+        "response_mask": response_mask,
+    })
+    return batch.reorder(torch.randperm(12, generator=generator))
+
+
+def forward_and_gradients(model, batch, options, temperature=0.7):
+    """Masked log-probs and entropies, and the gradient of a loss that uses both."""
+    model.zero_grad()
+    log_probs, entropy = response_log_probs(model, batch, temperature, with_entropy=True, options=options)
+    mask = batch["response_mask"]
+    ((log_probs * torch.linspace(-1, 1, mask.shape[1]) + 0.1 * entropy) * mask).sum().backward()
+    gradient = torch.cat([p.grad.flatten() for p in model.parameters()])
+    return log_probs * mask, entropy * mask, gradient
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_log_probs_entropies_and_gradients_equal_the_padded_forward(model, grouped_batch, layout):
+    expected = forward_and_gradients(model, grouped_batch, ForwardOptions())
+    got = forward_and_gradients(model, grouped_batch, LAYOUTS[layout])
+    for name, a, b in zip(("log_probs", "entropy", "gradient"), got, expected):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_trimmed_positions_past_the_longest_response_are_zero(model, grouped_batch):
+    with torch.no_grad():
+        log_probs, entropy = response_log_probs(model, grouped_batch, 1.0, with_entropy=True,
+                                                options=LAYOUTS["both"])
+    assert log_probs.shape == entropy.shape == grouped_batch["responses"].shape
+    assert (log_probs[:, -1] == 0).all() and (entropy[:, -1] == 0).all()
+
+
+def test_a_batch_without_shared_prompts_still_equals_the_padded_forward(model, grouped_batch):
+    singles = grouped_batch.reorder(torch.tensor([0, 1, 2]))
+    with torch.no_grad():
+        expected, _ = response_log_probs(model, singles, 1.0)
+        got, _ = response_log_probs(model, singles, 1.0, options=LAYOUTS["both"])
+    mask = singles["response_mask"].bool()
+    torch.testing.assert_close(got[mask], expected[mask], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_micro_batch_runs_the_same_number_of_forwards(model, grouped_batch, layout):
+    """FSDP ranks gather parameters in every forward: a rank whose micro-batch shares no prompt, or whose
+    responses are all 1 token long, must still run as many forwards as the others (else a deadlock)."""
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    lengths = grouped_batch["response_mask"].sum(-1)
+    one_token = grouped_batch.reorder((lengths == 1).nonzero()[:, 0])
+    distinct = grouped_batch.reorder(torch.tensor([0, 1, 2]))
+    counts = []
+    with torch.no_grad():
+        for batch in (grouped_batch, one_token, distinct):
+            calls.clear()
+            response_log_probs(model, batch, 1.0, options=LAYOUTS[layout])
+            counts.append(len(calls))
+    handle.remove()
+    assert len(set(counts)) == 1, counts
+
+
+@pytest.mark.parametrize("micro_batching", [MicroBatching(5), MicroBatching(max_tokens=30)], ids=["5_rows", "30_tokens"])
+def test_micro_batched_log_probs_come_back_in_row_order(model, grouped_batch, micro_batching):
+    with torch.no_grad():
+        expected, _ = response_log_probs(model, grouped_batch, 1.0)
+    got, entropy = micro_batched_log_probs(model, grouped_batch, 1.0, micro_batching, True, LAYOUTS["both"])
+    mask = grouped_batch["response_mask"].bool()
+    torch.testing.assert_close(got[mask], expected[mask], atol=1e-5, rtol=0)
+    assert entropy.shape == got.shape
+
+
+def test_token_budget_plan_covers_every_row_once_within_the_budget():
+    lengths = torch.tensor([5, 30, 12, 12, 7, 50, 3, 9])
+    plan = token_budget_plan(lengths, max_tokens=36)
+    assert sorted(torch.cat(plan).tolist()) == list(range(8))
+    for rows in plan:
+        longest = int(lengths[rows].max())
+        assert len(rows) == 1 or len(rows) * longest <= 36  # a row over the budget goes alone
+        assert int(lengths[rows[0]]) == longest  # longest first: micro-batches hold similar lengths
+    assert [r.tolist() for r in plan][0] == [5]
+
+
+def test_token_budget_plan_splits_its_largest_micro_batches_to_match_other_ranks():
+    lengths = torch.tensor([4, 4, 4, 4, 4, 4])
+    assert len(token_budget_plan(lengths, max_tokens=100)) == 1
+    plan = token_budget_plan(lengths, max_tokens=100, min_count=4)
+    assert len(plan) == 4 and sorted(torch.cat(plan).tolist()) == list(range(6))
+    assert len(token_budget_plan(lengths, max_tokens=100, min_count=9)) == 6  # never more than the rows
+
+
+def test_forward_options_come_from_the_model_keys():
+    config = OmegaConf.create({"actor_rollout_ref": {"model": {"use_remove_padding": False,
+                                                               "share_prompt_prefix": True}}})
+    assert ForwardOptions.from_config(config) == ForwardOptions(remove_padding=False, share_prompt=True)
+    config.actor_rollout_ref.model.enable_gradient_checkpointing = True  # no KV cache under checkpointing
+    assert ForwardOptions.from_config(config) == ForwardOptions(remove_padding=False, share_prompt=False)
+
+
+def test_the_rollout_draws_the_same_samples_when_each_prompt_is_prefilled_once(rollout_config, tiny_tokenizer,
+                                                                               prompt_batch):
+    sampling = SamplingParams(n=4, max_tokens=6, stop_token_ids=(tiny_tokenizer.eos_token_id,), seed=5)
+    outputs = {}
+    for share in (False, True):
+        config = OmegaConf.merge(rollout_config, {"actor_rollout_ref": {"model": {"share_prompt_prefix": share}}})
+        backend = build_rollout("hf", config=config, tokenizer=tiny_tokenizer, device="cpu", seed=0)
+        outputs[share] = backend.generate(prompt_batch, sampling)
+    assert torch.equal(outputs[True]["responses"], outputs[False]["responses"])
+    assert torch.equal(outputs[True]["input_ids"], outputs[False]["input_ids"])
+    torch.testing.assert_close(outputs[True]["rollout_log_probs"], outputs[False]["rollout_log_probs"],
+                               atol=1e-5, rtol=0)
+    chunked = OmegaConf.merge(rollout_config, {"actor_rollout_ref": {"rollout": {"micro_batch_size": 8}}})
+    backend = build_rollout("hf", config=chunked, tokenizer=tiny_tokenizer, device="cpu", seed=0)
+    assert len(backend.generate(prompt_batch, dataclasses.replace(sampling, seed=None))) == 12
