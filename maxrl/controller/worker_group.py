@@ -52,7 +52,7 @@ class WorkerGroup:
         start_timeout_s: the most start-up may take (actors scheduled, process group formed, workers
             built); defaults to `timeout_s`.
         env: extra environment variables for the worker processes (e.g. NCCL settings).
-        torch_threads: intra-op threads per worker; defaults to the pool's CPUs per worker.
+        torch_threads: intra-op threads per worker; ``None`` = the node's cores shared evenly by its workers.
     """
 
     def __init__(
@@ -75,7 +75,7 @@ class WorkerGroup:
         self.world_size = pool.world_size
         self._failure: str | None = None
         self._hosts = [
-            self._start_host(rank, bundle, env, torch_threads or pool.cpus_per_worker)
+            self._start_host(rank, bundle, env, torch_threads)
             for rank, bundle in enumerate(pool.bundles)
         ]
         master_addr, master_port = self._gather(
@@ -100,7 +100,7 @@ class WorkerGroup:
             worker_cls.__name__, self.world_size, self.layout.dp_size, backend, master_addr, master_port,
         )
 
-    def _start_host(self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int):
+    def _start_host(self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int | None):
         options: dict[str, Any] = {
             "num_cpus": self.pool.cpus_per_worker,
             "num_gpus": 1 if self.pool.device == "cuda" else 0,

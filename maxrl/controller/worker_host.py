@@ -22,16 +22,25 @@ import torch.distributed as dist
 from maxrl.controller.errors import WorkerError
 
 
+def default_torch_threads(workers_on_node: int) -> int:
+    """This node's cores shared evenly by its workers: one worker uses the whole machine, and workers
+    never oversubscribe it (Ray's default of one thread per actor would leave cores idle)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // max(workers_on_node, 1))
+
+
 class WorkerHost:
     """Owns one rank of the world and the worker object that lives in it."""
 
-    def __init__(self, rank: int, world_size: int, local_rank: int, local_world_size: int, torch_threads: int):
+    def __init__(
+        self, rank: int, world_size: int, local_rank: int, local_world_size: int, torch_threads: int | None
+    ):
         self.rank = rank
         self.world_size = world_size
         self.local_rank = local_rank
         self.local_world_size = local_world_size
         self.worker: Any = None
-        torch.set_num_threads(torch_threads)  # one process per bundle: use the bundle's CPUs, no more
+        torch.set_num_threads(torch_threads or default_torch_threads(local_world_size))
 
     def rendezvous_address(self) -> tuple[str, int]:
         """This node's IP and a port free on it (asked of rank 0, whose node hosts the rendezvous)."""

@@ -52,6 +52,7 @@ def init_ray(ray_init: DictConfig) -> bool:
             address="local",
             num_cpus=ray_init.get("num_cpus"),
             include_dashboard=False,
+            _system_config={"worker_niceness": 0},  # Ray's default nice 15 would yield to any other load
             _temp_dir=str(Path(temp_dir).resolve()) if temp_dir else None,
         )
     return True
@@ -153,6 +154,7 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
         workers = WorkerGroup(
             ActorRolloutRefWorker, pool, worker_config(config, total_steps),
             timeout_s=float(config.trainer.worker_timeout_s),
+            torch_threads=config.trainer.get("cpu_threads_per_worker"),
         )
         trainer = RayPPOTrainer(config, tokenizer, workers, reward_manager, train_dataset, val_dataset)
         return trainer.fit()
