@@ -97,3 +97,20 @@ def test_the_kv_cache_goes_under_the_name_the_model_takes():
     assert cache_keyword(_NewNames()) == "cache"
     with pytest.raises(TypeError, match="need a model with a KV cache"):
         cache_keyword(_NoCache())
+
+
+def test_decoding_writes_the_cache_in_place_and_samples_the_same(backend, prompt_batch, stop_heavy_ids, monkeypatch):
+    """The cache grows in preallocated buffers (no copy per token), with the draw of a concatenating cache."""
+    from maxrl.workers.rollout import hf_rollout
+
+    draw = sampling(stop_heavy_ids, n=3, seed=11)
+    grown = []
+    original = hf_rollout._grow_in_place
+    monkeypatch.setattr(hf_rollout, "_grow_in_place",
+                        lambda cache, extra: (original(cache, extra), grown.extend(cache.layers)))
+    in_place = backend.generate(prompt_batch, draw)
+    assert grown and all(isinstance(layer.update, hf_rollout._GrowInPlace) for layer in grown)
+    monkeypatch.setattr(hf_rollout, "_grow_in_place", lambda cache, extra: None)
+    concatenated = backend.generate(prompt_batch, draw)
+    assert torch.equal(in_place["responses"], concatenated["responses"])
+    torch.testing.assert_close(in_place["rollout_log_probs"], concatenated["rollout_log_probs"], atol=1e-6, rtol=0)
