@@ -1,0 +1,52 @@
+"""The trimmed and shared-prompt forwards on a CUDA device: equal to the padded forward (fp32 at 1e-5,
+bf16 within bf16 noise), gradients included, and the hf rollout's in-place cache on the GPU."""
+
+import pytest
+import torch
+from gpu_helpers import needs_gpu
+
+from maxrl.data.batch import Batch
+from maxrl.utils.tiny_models import build_tiny_causal_lm
+from maxrl.workers.log_probs import ForwardOptions, response_log_probs
+
+pytestmark = needs_gpu
+
+LAYOUTS = [ForwardOptions(True, False), ForwardOptions(False, True), ForwardOptions(True, True)]
+
+
+def grouped_batch(device):
+    generator = torch.Generator().manual_seed(0)
+    prompt_length, response_length, n = 12, 9, 4
+    pad = torch.tensor([0, 3, 5])
+    prompt_mask = (torch.arange(prompt_length)[None] >= pad[:, None]).long().repeat_interleave(n, 0)
+    prompts = torch.randint(1, 96, (3, prompt_length), generator=generator).repeat_interleave(n, 0) * prompt_mask
+    positions = (prompt_mask.cumsum(1) - 1).clamp(min=0)
+    lengths = torch.randint(1, response_length, (12,), generator=generator)
+    response_mask = (torch.arange(response_length)[None] < lengths[:, None]).long()
+    responses = torch.randint(1, 96, (12, response_length), generator=generator) * response_mask
+    return Batch({
+        "input_ids": torch.cat([prompts, responses], 1),
+        "attention_mask": torch.cat([prompt_mask, response_mask], 1),
+        "position_ids": torch.cat([positions, positions[:, -1:] + torch.arange(1, response_length + 1)], 1),
+        "responses": responses,
+        "response_mask": response_mask,
+    }).to(device)
+
+
+def log_probs_and_gradient(model, batch, options):
+    model.zero_grad()
+    log_probs, _ = response_log_probs(model, batch, 1.0, options=options)
+    mask = batch["response_mask"]
+    (log_probs * mask).sum().backward()
+    return (log_probs * mask).float(), torch.cat([p.grad.flatten().float() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.bfloat16, 5e-2)], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("options", LAYOUTS, ids=["remove_padding", "share_prompt", "both"])
+def test_forward_layouts_equal_the_padded_forward_on_the_gpu(dtype, tolerance, options):
+    model = build_tiny_causal_lm(vocab_size=96, hidden_size=64, num_layers=2, seed=1).to("cuda", dtype)
+    batch = grouped_batch("cuda")
+    expected_lp, expected_grad = log_probs_and_gradient(model, batch, ForwardOptions())
+    got_lp, got_grad = log_probs_and_gradient(model, batch, options)
+    torch.testing.assert_close(got_lp, expected_lp, atol=tolerance, rtol=tolerance)
+    assert (got_grad - expected_grad).norm() <= tolerance * max(expected_grad.norm(), 1.0)
