@@ -1,4 +1,5 @@
-"""Pure-torch RL math: advantage estimators, policy losses, loss aggregation, KL, log-probs, pass@k.
+"""Pure-torch RL math: advantage estimators, policy losses, loss aggregation, rollout correction, KL,
+log-probs, pass@k.
 
 Nothing here imports Ray or models, so every formula is testable in isolation (docs/algorithms.md).
 """
@@ -26,6 +27,7 @@ from maxrl.algorithms.registry import (
     register_advantage,
     register_policy_loss,
 )
+from maxrl.algorithms.rollout_correction import Correction, RolloutCorrection
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
@@ -34,8 +36,10 @@ __all__ = [
     "AdaptiveKLController",
     "AdvantageSpec",
     "BestWorst",
+    "Correction",
     "FixedKLController",
     "GroupIndex",
+    "RolloutCorrection",
     "ScalingEfficiency",
     "agg_loss",
     "best_worst_at_k",

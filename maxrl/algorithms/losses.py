@@ -6,6 +6,9 @@ valid tokens for `token-mean`, its number of sequences (rows with at least one v
 normalisers, passes that total to every micro-batch's `agg_loss`, and then the micro-batch losses add up
 to the mini-batch loss exactly, whatever the micro-batch size. (If a data-parallel backend averages
 gradients over ranks, multiply each rank's loss by the world size to keep the sum.)
+
+`token_weights` (e.g. `maxrl.algorithms.rollout_correction`) multiply the per-token loss before aggregation;
+they do not change the normaliser, so a token weighted 0 still counts in it.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ def _clip_bounds(clip_ratio: float, clip_ratio_low: float | None, clip_ratio_hig
     return 1.0 - low, 1.0 + high
 
 
+def _weighted(loss: torch.Tensor, token_weights: torch.Tensor | None) -> torch.Tensor:
+    return loss if token_weights is None else loss * token_weights.detach().to(loss.dtype)
+
+
 def _clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, lower: float, upper: float):
     """Pessimistic PPO surrogate max(-A ρ, -A clip(ρ)) and the mask of tokens where the clip is active."""
     unclipped = -advantages * ratio
@@ -79,7 +86,8 @@ def _clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, lower: flo
 @register_policy_loss("vanilla")
 def vanilla_policy_loss(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode="token-mean",
                         normalizer=None, clip_ratio: float = 0.2, clip_ratio_low: float | None = None,
-                        clip_ratio_high: float | None = None, clip_ratio_c: float = 3.0):
+                        clip_ratio_high: float | None = None, clip_ratio_c: float = 3.0,
+                        token_weights: torch.Tensor | None = None):
     """PPO clip with per-token ratio ρ = exp(clamp(log π - log π_old, ±20)), asymmetric clip range
     [1 - clip_ratio_low, 1 + clip_ratio_high], and dual clip: for A < 0 the loss is capped at -c·A."""
     lower, upper = _clip_bounds(clip_ratio, clip_ratio_low, clip_ratio_high)
@@ -95,13 +103,13 @@ def vanilla_policy_loss(old_log_prob, log_prob, advantages, response_mask, loss_
         "pg_clipfrac_lower": masked_mean(dual_active.to(log_prob.dtype), response_mask).detach(),
         "ppo_kl": masked_mean(-log_ratio, response_mask).detach(),
     }
-    return agg_loss(loss, response_mask, loss_agg_mode, normalizer), metrics
+    return agg_loss(_weighted(loss, token_weights), response_mask, loss_agg_mode, normalizer), metrics
 
 
 @register_policy_loss("gspo")
 def gspo_policy_loss(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode="token-mean",
                      normalizer=None, clip_ratio: float = 0.2, clip_ratio_low: float | None = None,
-                     clip_ratio_high: float | None = None):
+                     clip_ratio_high: float | None = None, token_weights: torch.Tensor | None = None):
     """GSPO: one ratio per sequence, s_i = exp(mean_t (log π - log π_old)), clipped like PPO.
 
     Each token carries s_i,t = sg(s_i) · π_t / sg(π_t): its value is s_i and its gradient s_i ∇log π_t.
@@ -120,4 +128,4 @@ def gspo_policy_loss(old_log_prob, log_prob, advantages, response_mask, loss_agg
         "pg_clipfrac_lower": torch.zeros((), dtype=log_prob.dtype, device=log_prob.device),
         "ppo_kl": masked_mean(-token_log_ratio, response_mask).detach(),
     }
-    return agg_loss(loss, response_mask, loss_agg_mode, normalizer), metrics
+    return agg_loss(_weighted(loss, token_weights), response_mask, loss_agg_mode, normalizer), metrics

@@ -121,18 +121,28 @@ POLICY_LOSSES = MappingProxyType(_POLICY_LOSS_FNS)  # read-only: register with @
 
 def register_policy_loss(name: str, *, override: bool = False) -> Callable[[Callable], Callable]:
     """Register `fn(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, normalizer, **cfg)`
-    returning `(loss, metrics)`; the function receives only the config keys its signature names."""
+    returning `(loss, metrics)`; the function receives only the config keys its signature names.
+
+    A loss that names a `token_weights` parameter multiplies its per-token loss by them before aggregation
+    (rollout correction); calling one that does not with weights is an error, never a silent no-op."""
 
     def decorator(fn: Callable) -> Callable:
         if name in _POLICY_LOSS_FNS and not override:
             raise ValueError(f"policy loss {name!r} is already registered (use override=True)")
         known_keys = _keyword_filter(fn, skip=6)
+        takes_weights = bool(known_keys({"token_weights": None}))
 
         @functools.wraps(fn)
         def policy_loss(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode="token-mean",
-                        normalizer=None, **cfg):
+                        normalizer=None, token_weights=None, **cfg):
+            weights = {}
+            if token_weights is not None:
+                if not takes_weights:
+                    raise ValueError(f"policy loss {name!r} has no token_weights parameter, which "
+                                     "algorithm.rollout_correction needs; add one or turn the correction off")
+                weights["token_weights"] = token_weights
             return fn(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, normalizer,
-                      **known_keys(cfg))
+                      **known_keys(cfg), **weights)
 
         _POLICY_LOSS_FNS[name] = policy_loss
         return policy_loss
@@ -143,11 +153,13 @@ def register_policy_loss(name: str, *, override: bool = False) -> Callable[[Call
 def compute_policy_loss(loss_mode: str, old_log_prob: torch.Tensor, log_prob: torch.Tensor,
                         advantages: torch.Tensor, response_mask: torch.Tensor,
                         loss_agg_mode: str = "token-mean", normalizer=None,
-                        **clip_cfg) -> tuple[torch.Tensor, dict]:
-    """Policy-gradient loss of `loss_mode` (actor_rollout_ref.actor.policy_loss.loss_mode) and its metrics."""
+                        token_weights: torch.Tensor | None = None, **clip_cfg) -> tuple[torch.Tensor, dict]:
+    """Policy-gradient loss of `loss_mode` (actor_rollout_ref.actor.policy_loss.loss_mode) and its metrics;
+    `token_weights` [B, L] (detached) multiply the per-token loss before aggregation."""
     try:
         fn = _POLICY_LOSS_FNS[loss_mode]
     except KeyError:
         raise ValueError(f"unknown policy loss {loss_mode!r} (actor_rollout_ref.actor.policy_loss."
                          f"loss_mode); known: {sorted(_POLICY_LOSS_FNS)}") from None
-    return fn(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, normalizer, **clip_cfg)
+    return fn(old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, normalizer,
+              token_weights=token_weights, **clip_cfg)

@@ -69,6 +69,10 @@ def positive(value: Any) -> str | None:
     return None if _is_number(value) and value > 0 else "must be a number > 0"
 
 
+def optional_positive(value: Any) -> str | None:
+    return None if value is None else positive(value)
+
+
 def fraction(value: Any) -> str | None:
     return None if _is_number(value) and 0 < value <= 1 else "must be a number in (0, 1]"
 
@@ -174,6 +178,12 @@ TYPED_KEYS: dict[str, Rule] = {
     "algorithm.kl_penalty": one_of(*KL_TYPES),
     "algorithm.kl_ctrl.type": one_of("fixed", "adaptive"),
     "algorithm.kl_ctrl.kl_coef": non_negative,
+    "algorithm.rollout_correction.is_level": one_of(None, "token", "sequence"),
+    "algorithm.rollout_correction.is_threshold": positive,
+    "algorithm.rollout_correction.rs_level": one_of(None, "token", "sequence", "geometric"),
+    "algorithm.rollout_correction.rs_threshold": positive,
+    "algorithm.rollout_correction.rs_threshold_lower": optional_positive,
+    "algorithm.rollout_correction.veto_threshold": optional_positive,
     "reward_model.enable": equals(False, "learned reward models are not supported; scoring is rule-based"),
     "trainer.device": one_of("auto", "cpu", "cuda"),
     "trainer.nnodes": positive_int,
@@ -371,6 +381,19 @@ def check_reward(cfg: DictConfig) -> Iterator[str]:
             yield f"custom_reward_function: {error}"
 
 
+def check_rollout_correction(cfg: DictConfig) -> Iterator[str]:
+    """The rules between the `algorithm.rollout_correction` keys (bounds around 1, unknown keys)."""
+    from maxrl.algorithms import RolloutCorrection
+
+    keys = [key for key in TYPED_KEYS if key.startswith("algorithm.rollout_correction.")]
+    if any(_has(cfg, key) and TYPED_KEYS[key](select(cfg, key)) for key in keys):
+        return  # a malformed value, already reported by check_types
+    try:
+        RolloutCorrection.from_config(select(cfg, "algorithm.rollout_correction"))
+    except ValueError as error:
+        yield str(error)
+
+
 CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_types,
     check_files,
@@ -380,6 +403,7 @@ CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_rollout,
     check_device,
     check_reward,
+    check_rollout_correction,
 )
 
 

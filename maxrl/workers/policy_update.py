@@ -15,6 +15,11 @@ own ``log pi_theta`` detached: the ratio is exactly 1 and its gradient is ``grad
 trainer then skips its separate old-log-prob pass (``actor.recompute_old_log_prob=auto``) and sends no
 ``old_log_probs``; any other shape of update needs them and is refused. The sampler-vs-trainer gap
 means (``training/rollout_*``, which the pass would have given) then come from this forward.
+
+Rollout correction (``algorithm.rollout_correction``, `maxrl.algorithms.rollout_correction`) weighs each
+token's policy loss by pi_old / pi_rollout from ``rollout_log_probs`` and whichever ``log pi_old`` the loss
+uses, so it works with or without the old-log-prob pass. The weights leave the normaliser as it is: it is
+fixed before the first micro-batch, when the skipped pass's ``log pi_old`` is not yet known.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 
-from maxrl.algorithms import agg_loss, compute_policy_loss, kl_penalty, loss_normalizer
+from maxrl.algorithms import RolloutCorrection, agg_loss, compute_policy_loss, kl_penalty, loss_normalizer
 from maxrl.algorithms.masked import masked_sum
 from maxrl.data.batch import SAMPLE_VALID, Batch
 from maxrl.workers.batch_sizes import chunk_sizes
@@ -45,7 +50,8 @@ ROLLOUT_LOG_PROBS = "rollout_log_probs"
 
 @dataclass(frozen=True)
 class PolicyLoss:
-    """The loss terms of ``actor_rollout_ref.actor.*``: policy loss, entropy bonus, KL to the reference."""
+    """The loss terms of ``actor_rollout_ref.actor.*``: policy loss, entropy bonus, KL to the reference;
+    and ``algorithm.rollout_correction``, the sampler-vs-trainer weights on the policy loss."""
 
     loss_mode: str = "vanilla"
     loss_agg_mode: str = "token-mean"
@@ -56,6 +62,7 @@ class PolicyLoss:
     kl_loss_type: str = "low_var_kl"
     temperature: float = 1.0
     forward: ForwardOptions = ForwardOptions()
+    rollout_correction: RolloutCorrection = RolloutCorrection()
 
     @classmethod
     def from_config(cls, config: DictConfig) -> PolicyLoss:
@@ -71,6 +78,9 @@ class PolicyLoss:
             kl_loss_type=actor.get("kl_loss_type", "low_var_kl"),
             temperature=float(config.actor_rollout_ref.rollout.temperature),
             forward=ForwardOptions.from_config(config),
+            rollout_correction=RolloutCorrection.from_config(
+                OmegaConf.select(config, "algorithm.rollout_correction")
+            ),
         )
 
 
@@ -98,6 +108,10 @@ def _micro_batch_loss(
         options=spec.forward,
     )
     old_log_prob = micro[OLD_LOG_PROBS] if OLD_LOG_PROBS in micro else log_prob.detach()
+    token_weights, correction_metrics = None, {}
+    if spec.rollout_correction.enabled:
+        correction = spec.rollout_correction(old_log_prob, micro[ROLLOUT_LOG_PROBS], mask)
+        token_weights, correction_metrics = correction.weights, correction.metrics
     pg_loss, pg_metrics = compute_policy_loss(
         spec.loss_mode,
         old_log_prob,
@@ -106,6 +120,7 @@ def _micro_batch_loss(
         mask,
         spec.loss_agg_mode,
         normalizer,
+        token_weights=token_weights,
         **spec.clip,
     )
     loss = pg_loss
@@ -113,7 +128,8 @@ def _micro_batch_loss(
         loss = loss - spec.entropy_coeff * agg_loss(entropy, mask, spec.loss_agg_mode, normalizer)
     tokens = mask.sum().float()
     stats = {"pg_loss": pg_loss.detach(), "tokens": tokens, "entropy": masked_sum(entropy.detach(), mask)}
-    stats.update({name: value.detach().float() * tokens for name, value in pg_metrics.items()})
+    means = pg_metrics | correction_metrics
+    stats.update({name: value.detach().float() * tokens for name, value in means.items()})
     if OLD_LOG_PROBS not in micro and ROLLOUT_LOG_PROBS in micro:
         stats |= _sampler_gap_sums(micro[ROLLOUT_LOG_PROBS], log_prob.detach(), mask)
     if spec.use_kl_loss:
@@ -185,6 +201,9 @@ def update_policy(
             f"step, but this update makes {ppo_epochs} epoch(s) x {len(mini_batches)} mini-batch(es); compute "
             "them first (actor_rollout_ref.actor.recompute_old_log_prob=always)"
         )
+    if spec.rollout_correction.enabled and ROLLOUT_LOG_PROBS not in batch:
+        raise ValueError(f"update_policy: algorithm.rollout_correction needs the sampler's "
+                         f"{ROLLOUT_LOG_PROBS!r}, which this batch lacks")
     world_size = dist.get_world_size()
     totals: dict[str, float] = {}
     steps = skipped = 0
