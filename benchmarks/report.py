@@ -6,35 +6,22 @@ Every table is followed by the machine's load average at the start and the end o
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
-__all__ = ["render_markdown", "write_atomic", "write_report"]
+from maxrl.utils.atomic import write_text_atomic
+
+__all__ = ["render_markdown", "write_report"]
 
 SUMMED_ROLES = ("ray", "other")
 """Process roles shown as one summed row in the memory table."""
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def write_report(results: dict, out_dir: str | Path) -> tuple[Path, Path]:
     """``results.json`` and ``results.md`` in `out_dir`; returns their paths."""
     out_dir = Path(out_dir)
     json_path, markdown_path = out_dir / "results.json", out_dir / "results.md"
-    write_atomic(json_path, json.dumps(results, indent=2) + "\n")
-    write_atomic(markdown_path, render_markdown(results))
+    write_text_atomic(json_path, json.dumps(results, indent=2) + "\n")
+    write_text_atomic(markdown_path, render_markdown(results))
     return json_path, markdown_path
 
 

@@ -30,8 +30,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from maxrl.algorithms import test_time_scaling_efficiency  # noqa: E402
 from maxrl.experiments.run_configs import DONE_MARKER  # noqa: E402
-from maxrl.trainer.tracking import write_text_atomic  # noqa: E402
 from maxrl.trainer.val_metrics import pass_at_k_curve, read_counts  # noqa: E402
+from maxrl.utils.atomic import atomic_path, write_text_atomic  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -175,11 +175,9 @@ def plot(summary: Mapping, path: Path) -> Path:
         ax.legend(fontsize="small")
     axes[0][0].set_ylabel("pass@k (unbiased, test mazes)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
     return path
 
 

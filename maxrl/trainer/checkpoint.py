@@ -1,16 +1,19 @@
-"""Checkpoint layout, atomic bookkeeping, rotation and the choice of what to resume from.
+"""Checkpoint layout, atomic saves, rotation, the choice of what to resume from, and load errors.
 
 ```
 <trainer.default_local_dir>/
-  latest_checkpointed_iteration.txt   # the newest complete step, written last and atomically
-  global_step_<N>/
-    actor/                            # the worker group's sharded model, optimizer, scheduler
+  latest_checkpointed_iteration.txt   # the newest complete step, rewritten atomically after each save
+  global_step_<N>/                    # only ever appears complete: written as global_step_<N>.tmp-<pid>
+    actor/                            # the worker group's sharded model, optimizer, extra_state_rank<r>.json
       huggingface/                    # full weights + tokenizer, loadable by AutoModelForCausalLM
-    data.pt                           # the training data loader's state
-    trainer_state.pt                  # step, epoch, driver RNG states, KL coefficient, tracker run id
+    data.json                         # the training data loader's state
+    trainer_state.json                # step, epoch, driver RNG states, KL coefficient, tracker run id
 ```
-A crash during a save leaves the tracker file pointing at the previous complete step, so `resume_mode=auto`
-never picks up a half-written folder.
+A save writes a temporary folder (the workers write their shards into it), renames it to
+``global_step_<N>`` (an older folder of that step is renamed aside first and deleted afterwards) and only
+then rewrites the tracker file. A crash at any point leaves the tracker on a complete folder; the leftovers
+(``*.tmp-<pid>``, ``.global_step_<N>.old-<pid>``) are never resumed from and are removed by the next save.
+State files are JSON (`maxrl.utils.safe_state`): loading a checkpoint from someone else runs no code.
 """
 
 from __future__ import annotations
@@ -23,9 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from maxrl.trainer.tracking import write_text_atomic
+from maxrl.utils.atomic import fsync, replace_dir, stale_temporaries, write_text_atomic
+from maxrl.utils.safe_state import CheckpointError, load_json_state, save_json_state
 
 logger = logging.getLogger(__name__)
 
@@ -33,23 +35,48 @@ TRACKER_FILE = "latest_checkpointed_iteration.txt"
 STEP_DIR_PREFIX = "global_step_"
 ACTOR_DIR = "actor"
 HF_DIR = "huggingface"
-DATA_STATE_FILE = "data.pt"
-TRAINER_STATE_FILE = "trainer_state.pt"
+DATA_STATE_FILE = "data.json"
+TRAINER_STATE_FILE = "trainer_state.json"
+PICKLED_STATE_FILES = ("data.pt", "trainer_state.pt")  # the format before JSON state: never loaded
 RESUME_MODES = ("auto", "disable", "resume_path")
-
-
-def save_torch_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+_STEP_NAME = re.compile(rf"{STEP_DIR_PREFIX}(\d+)")
+_TEMP_MARK = ".tmp-"
 
 
 def step_of(step_dir: str | Path) -> int:
     """The step number encoded in a ``global_step_<N>`` folder name."""
-    match = re.fullmatch(rf"{STEP_DIR_PREFIX}(\d+)", Path(step_dir).name)
+    match = _STEP_NAME.fullmatch(Path(step_dir).name)
     if match is None:
         raise ValueError(f"{step_dir} is not a checkpoint folder (expected a name like {STEP_DIR_PREFIX}100)")
     return int(match.group(1))
+
+
+def step_dirs(root: Path) -> list[Path]:
+    """The ``global_step_<N>`` folders under `root`, oldest first (temporary and set-aside folders excluded)."""
+    found = [path for path in root.glob(f"{STEP_DIR_PREFIX}*") if _STEP_NAME.fullmatch(path.name) and path.is_dir()]
+    return sorted(found, key=step_of)
+
+
+def missing_parts(step_dir: Path) -> str | None:
+    """What keeps `step_dir` from being a complete checkpoint, or None when nothing does."""
+    missing = [name for name in (TRAINER_STATE_FILE, DATA_STATE_FILE, ACTOR_DIR) if not (step_dir / name).exists()]
+    if not missing:
+        return None
+    pickled = [name for name in PICKLED_STATE_FILES if (step_dir / name).exists()]
+    if pickled:
+        return (f"it holds {' and '.join(pickled)}, the pickled state of an older maxrl, which is not loaded "
+                "because unpickling a file can run arbitrary code")
+    return f"{' and '.join(missing)} missing"
+
+
+def fallback_hint(root: Path, below: int | None = None) -> str:
+    """A sentence naming the newest complete checkpoint under `root` (older than step `below`) to resume from."""
+    candidates = [d for d in step_dirs(root) if missing_parts(d) is None and (below is None or step_of(d) < below)]
+    if not candidates:
+        return f" No complete earlier checkpoint is in {root}; start afresh with trainer.resume_mode=disable."
+    previous = candidates[-1]
+    return (f" Resume from {previous.name} with trainer.resume_mode=resume_path "
+            f"trainer.resume_from_path={previous.resolve()}")
 
 
 class CheckpointManager:
@@ -69,35 +96,84 @@ class CheckpointManager:
         data_state: dict[str, Any],
         trainer_state: dict[str, Any],
     ) -> Path:
-        """Write step `step`; `save_actor(actor_dir)` creates ``actor/`` with the model (shards and HF export)."""
-        step_dir = self.step_dir(step)
-        if step_dir.exists():  # a half-written folder from a crash, or a re-run of the same step
-            shutil.rmtree(step_dir)
-        step_dir.mkdir(parents=True)
-        save_actor(step_dir / ACTOR_DIR)
-        save_torch_atomic(data_state, step_dir / DATA_STATE_FILE)
-        save_torch_atomic(trainer_state, step_dir / TRAINER_STATE_FILE)
+        """Write step `step`; `save_actor(actor_dir)` creates ``actor/`` (shards and HF export) inside the
+        temporary folder, which becomes ``global_step_<step>`` only once everything is written."""
+        self._restore_set_aside()
+        self._remove_leftovers()
+        final = self.step_dir(step)
+        tmp = final.with_name(f"{final.name}{_TEMP_MARK}{os.getpid()}")
+        tmp.mkdir(parents=True)
+        save_actor(tmp / ACTOR_DIR)
+        save_json_state(tmp / DATA_STATE_FILE, data_state)
+        save_json_state(tmp / TRAINER_STATE_FILE, trainer_state)
+        replace_dir(tmp, final)
         write_text_atomic(self.root / TRACKER_FILE, f"{step}\n")
-        self._rotate()
-        logger.info("saved checkpoint %s", step_dir)
-        return step_dir
+        self._rotate(final)
+        logger.info("saved checkpoint %s", final)
+        return final
 
-    def _rotate(self) -> None:
+    def _remove_leftovers(self) -> None:
+        """Delete what interrupted saves and rotations left: temporary and set-aside folders."""
+        leftovers = [*self.root.glob(f"{STEP_DIR_PREFIX}*{_TEMP_MARK}*"), *self.root.glob(f".{STEP_DIR_PREFIX}*.old-*")]
+        for leftover in leftovers:
+            logger.warning("removing %s, left by an interrupted checkpoint save", leftover)
+            shutil.rmtree(leftover)
+        for leftover in stale_temporaries(self.root / TRACKER_FILE):
+            leftover.unlink(missing_ok=True)
+
+    def _restore_set_aside(self) -> None:
+        """A save killed between moving a step folder aside and renaming its replacement in leaves the tracker
+        naming a missing folder whose complete old copy is set aside: put that copy back."""
+        try:
+            step = self._tracked_step()
+        except CheckpointError:  # a garbage tracker names nothing to restore; the next save rewrites it
+            return
+        if step is None or self.step_dir(step).exists():
+            return
+        for aside in self.root.glob(f".{self.step_dir(step).name}.old-*"):
+            if missing_parts(aside) is None:
+                logger.warning("restoring %s, set aside by an interrupted save, as %s", aside, self.step_dir(step))
+                os.replace(aside, self.step_dir(step))
+                fsync(self.root)
+                return
+
+    def _rotate(self, current: Path) -> None:
+        """Keep `current` and the newest ``max_to_keep - 1`` other step folders."""
         if self.max_to_keep is None:
             return
-        step_dirs = sorted(self.root.glob(f"{STEP_DIR_PREFIX}*"), key=step_of)
-        for old in step_dirs[: -self.max_to_keep]:
-            shutil.rmtree(old)
+        others = [step_dir for step_dir in step_dirs(self.root) if step_dir != current]
+        for old in others[: max(0, len(others) - (self.max_to_keep - 1))]:
+            doomed = old.with_name(f".{old.name}.old-{os.getpid()}")
+            os.replace(old, doomed)  # a half-deleted folder never keeps a checkpoint's name
+            shutil.rmtree(doomed)
             logger.info("removed old checkpoint %s (trainer.max_actor_ckpt_to_keep=%d)", old, self.max_to_keep)
 
-    def latest(self) -> Path | None:
-        """The folder named by the tracker file, or None when this run folder has no complete checkpoint."""
+    def _tracked_step(self) -> int | None:
+        """The step in the tracker file, None without one; a tracker that holds no step number is an error."""
         tracker = self.root / TRACKER_FILE
-        if not tracker.exists():
+        try:
+            text = tracker.read_text(encoding="utf-8", errors="replace").strip()
+        except FileNotFoundError:
             return None
-        step_dir = self.step_dir(int(tracker.read_text().strip()))
+        if not text.isdigit():
+            raise CheckpointError(
+                f"{tracker} should hold the step of the newest checkpoint but holds {text[:40]!r}."
+                + fallback_hint(self.root)
+            )
+        return int(text)
+
+    def latest(self) -> Path | None:
+        """The folder named by the tracker file, or None when this run folder has no checkpoint."""
+        self._restore_set_aside()
+        step = self._tracked_step()
+        if step is None:
+            return None
+        step_dir = self.step_dir(step)
         if not step_dir.is_dir():
-            raise FileNotFoundError(f"{tracker} names step {step_dir.name}, but {step_dir} does not exist")
+            raise CheckpointError(
+                f"{self.root / TRACKER_FILE} names step {step}, but {step_dir} does not exist."
+                + fallback_hint(self.root, below=step)
+            )
         return step_dir
 
     def resume_dir(self, resume_mode: str, resume_from_path: str | None) -> Path | None:
@@ -110,17 +186,34 @@ class CheckpointManager:
             if not resume_from_path:
                 raise ValueError("trainer.resume_mode=resume_path needs trainer.resume_from_path=.../global_step_<N>")
             step_dir = Path(resume_from_path)
-            step_of(step_dir)
-            if not (step_dir / TRAINER_STATE_FILE).exists():
-                raise FileNotFoundError(
-                    f"trainer.resume_from_path={step_dir} is not a complete checkpoint (no {TRAINER_STATE_FILE})"
+            step = step_of(step_dir)
+            if not step_dir.is_dir():
+                raise CheckpointError(f"trainer.resume_from_path={step_dir} does not exist")
+            missing = missing_parts(step_dir)
+            if missing is not None:
+                raise CheckpointError(
+                    f"trainer.resume_from_path={step_dir} is not a complete checkpoint: {missing}."
+                    + fallback_hint(step_dir.parent, below=step)
                 )
             return step_dir
         raise ValueError(f"trainer.resume_mode={resume_mode!r}; choose from {list(RESUME_MODES)}")
 
     @staticmethod
-    def load(step_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``(data_state, trainer_state)`` of a checkpoint folder."""
-        data_state = torch.load(step_dir / DATA_STATE_FILE, weights_only=False)
-        trainer_state = torch.load(step_dir / TRAINER_STATE_FILE, weights_only=False)
+    def load(step_dir: Path, load_actor: Callable[[Path], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(data_state, trainer_state)`` of `step_dir`, once `load_actor(actor_dir)` has restored the model.
+
+        Any failure is a `CheckpointError` naming the file, what is wrong with it and the checkpoint to
+        fall back to.
+        """
+        try:
+            missing = missing_parts(step_dir)
+            if missing is not None:
+                raise CheckpointError(f"{step_dir} is not a complete checkpoint: {missing}")
+            data_state = load_json_state(step_dir / DATA_STATE_FILE)
+            trainer_state = load_json_state(step_dir / TRAINER_STATE_FILE)
+            load_actor(step_dir / ACTOR_DIR)
+        except Exception as error:
+            raise CheckpointError(
+                f"cannot resume from {step_dir}: {error}." + fallback_hint(step_dir.parent, below=step_of(step_dir))
+            ) from error
         return data_state, trainer_state

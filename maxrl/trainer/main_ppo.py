@@ -127,7 +127,7 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
 
     from maxrl.controller import ResourcePool, WorkerGroup
     from maxrl.trainer.ray_trainer import RayPPOTrainer, total_training_steps
-    from maxrl.trainer.tracking import write_text_atomic
+    from maxrl.utils.atomic import write_text_atomic
     from maxrl.workers import ActorRolloutRefWorker
 
     check_config(config)

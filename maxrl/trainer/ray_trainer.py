@@ -1,5 +1,5 @@
-"""The step loop: generate -> reward -> old log-probs -> reference -> advantage -> update -> validate ->
-checkpoint -> log, each phase a short method timed as ``timing_s/<phase>``. The old-log-prob pass is
+"""The step loop: generate -> reward -> old log-probs -> reference -> advantage -> update -> checkpoint ->
+validate -> log, each phase a short method timed as ``timing_s/<phase>``. The old-log-prob pass is
 skipped when the update can supply them itself, exactly (`maxrl.trainer.old_log_probs`).
 
 The loop is algorithm-blind: the estimator is looked up by name, declares the extra inputs it needs
@@ -28,7 +28,7 @@ from maxrl.config.checks import as_list, validation_ks
 from maxrl.data.batch import Batch
 from maxrl.data.loader import build_dataloader
 from maxrl.trainer.balance import balanced_layout, tokens_per_rank
-from maxrl.trainer.checkpoint import ACTOR_DIR, HF_DIR, CheckpointManager
+from maxrl.trainer.checkpoint import HF_DIR, CheckpointManager
 from maxrl.trainer.extra_inputs import gather_extra_inputs
 from maxrl.trainer.kl_reward import kl_penalized_rewards
 from maxrl.trainer.metrics import (
@@ -153,12 +153,12 @@ class RayPPOTrainer:
                 batch, adv_metrics = self._advantage(batch)
             with timed("update_actor", timings):
                 actor_metrics = self._update_actor(batch)
+            if self.config.trainer.save_freq > 0 and (is_last or self._due(self.config.trainer.save_freq)):
+                with timed("save_checkpoint", timings):  # before validating: a crash there loses no training
+                    self._save()
             if self.val_dataset is not None and (is_last or self._due(self.config.trainer.test_freq)):
                 with timed("testing", timings):
                     metrics |= self._validate()
-            if self.config.trainer.save_freq > 0 and (is_last or self._due(self.config.trainer.save_freq)):
-                with timed("save_checkpoint", timings):
-                    self._save()
             with timed("log", timings):
                 metrics |= rollout_metrics | layout_metrics | reward_metrics | log_prob_metrics | adv_metrics
                 metrics |= actor_metrics
@@ -301,8 +301,9 @@ class RayPPOTrainer:
                 self._start_epoch(0)
             return
         logger.info("resuming from %s", step_dir)
-        self.workers.broadcast("load_checkpoint", str(step_dir / ACTOR_DIR))
-        loader_state, state = CheckpointManager.load(step_dir)
+        loader_state, state = CheckpointManager.load(
+            step_dir, lambda actor_dir: self.workers.broadcast("load_checkpoint", str(actor_dir))
+        )
         self.global_step = int(state["global_step"])
         if self.train_dataset is not None:  # (a validation-only run needs just the weights)
             if state["batches_in_epoch"] >= steps_per_epoch(self.config, len(self.train_dataset)):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from maxrl.data.batch import Batch
-from maxrl.trainer.tracking import write_text_atomic
+from maxrl.utils.atomic import write_text_atomic
 
 
 @dataclass

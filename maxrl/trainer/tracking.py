@@ -3,7 +3,8 @@
 Backends (config `trainer.logger`): ``console`` (a progress bar with ETA and one readable line per step),
 ``file`` (every metric of every step as one JSON line in ``<run folder>/metrics.jsonl``), ``wandb``
 (offline mode works: ``WANDB_MODE=offline``) and ``tensorboard``. On resume the file and TensorBoard
-backends drop what was logged after the checkpoint, and W&B continues the same run id.
+backends drop what was logged after the checkpoint (the file backend keeps the old file beside it), and
+W&B continues the same run id.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+
+from maxrl.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +48,31 @@ def to_float(value: Any) -> float:
     return float(value)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and `os.replace`, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _parse_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a metrics file. A last line cut short by a crash is skipped with a warning; any other
+    unreadable line is an error naming the file and line."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines):
+                logger.warning("%s: skipping its last line, cut short by a crash: %.80r", path, line)
+                continue
+            raise ValueError(f"{path}, line {number}, is not a JSON row ({error}): {line[:80]!r}") from error
+    return rows
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename `path` to the first free ``<stem>.old-<k><suffix>`` beside it, so nothing logged is ever lost."""
+    k = 1
+    while (aside := path.with_name(f"{path.stem}.old-{k}{path.suffix}")).exists():
+        k += 1
+    os.replace(path, aside)
+    return aside
 
 
 class Backend(Protocol):
@@ -59,14 +82,27 @@ class Backend(Protocol):
 
 
 class FileBackend:
-    """Appends ``{"step": N, <metric>: value, ...}`` per step to a JSONL file; NaN/inf become null."""
+    """Appends ``{"step": N, <metric>: value, ...}`` per step to a JSONL file; NaN/inf become null.
+
+    Nothing logged is ever deleted: when a fresh start or a resume would drop rows already in the file
+    (a rerun in the same folder, steps logged after the checkpoint, a line cut short by a crash), the old
+    file is first renamed to ``metrics.old-<k>.jsonl``, with a warning naming it.
+    """
 
     def __init__(self, path: Path, resume_step: int = 0):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
-            kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= resume_step]
-            write_text_atomic(path, "".join(line + "\n" for line in kept))
+            rows = _parse_rows(path)
+            kept = [row for row in rows if resume_step and row["step"] <= resume_step]
+            content = "".join(json.dumps(row) + "\n" for row in kept)
+            if content != path.read_text(encoding="utf-8", errors="replace"):
+                aside = _set_aside(path)
+                write_text_atomic(path, content)
+                logger.warning(
+                    "%s: kept the earlier run's file as %s; %s", path, aside,
+                    f"continuing from its {len(kept)} rows up to step {resume_step}" if resume_step else "fresh start",
+                )
         self._file = path.open("a")
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
@@ -194,5 +230,4 @@ class Tracker:
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """The rows of a run's ``metrics.jsonl`` (one dict per logged step)."""
-    path = Path(run_dir) / METRICS_FILE
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    return _parse_rows(Path(run_dir) / METRICS_FILE)

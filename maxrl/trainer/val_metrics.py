@@ -26,7 +26,7 @@ import numpy as np
 
 from maxrl.algorithms import best_worst_at_k, maj_at_k, pass_at_k
 from maxrl.trainer.metrics import SUCCESS_THRESHOLD, group_pass_rates, pass_rate_metrics
-from maxrl.trainer.tracking import write_text_atomic
+from maxrl.utils.atomic import write_text_atomic
 
 VALIDATION_DIR = "validation"
 

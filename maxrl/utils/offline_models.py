@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
-import os
 import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+
+from maxrl.utils.atomic import replace_dir
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,9 @@ def _package_dir(module: str, install_hint: str) -> Path:
 
 def _publish(tmp_dir: Path, out_dir: Path) -> Path:
     """Move a finished folder into place in one rename, so a crash never leaves half a model behind."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
-    os.replace(tmp_dir, out_dir)
+    replace_dir(tmp_dir, out_dir)
     return out_dir
 
 

@@ -2,9 +2,10 @@
 
 A checkpoint folder holds the model and optimizer shards written by ``torch.distributed.checkpoint``
 (every rank writes its own shards; all ranks must see the same filesystem) and one small
-``extra_state_rank<r>.pt`` per rank (learning-rate schedule, loss scaler, RNG). Both kinds of folder are
-written under a temporary name and renamed into place by rank 0 once complete, so a crash never leaves
-a half-written folder under the final name.
+``extra_state_rank<r>.json`` per rank (learning-rate schedule, loss scaler, RNG; JSON, so loading it runs no
+code). Both kinds of folder are written under a temporary name and renamed into place by rank 0 once
+complete, so a crash never leaves a half-written folder under the final name. Loading goes through
+`maxrl.workers.safe_dcp`: no pickle in the folder can run code, and a truncated shard is reported by name.
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from torch.distributed.checkpoint.state_dict import (
 )
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
+from maxrl.utils.atomic import replace_dir
+from maxrl.utils.safe_state import CheckpointError, load_json_state, save_json_state
+from maxrl.workers.safe_dcp import SafeFileSystemReader, SafeLoadPlanner, check_shard_files, read_metadata
+
 __all__ = ["export_hf_folder", "load_sharded", "save_sharded"]
 
 
 def _extra_state_file(path: Path) -> Path:
-    return path / f"extra_state_rank{dist.get_rank()}.pt"
+    return path / f"extra_state_rank{dist.get_rank()}.json"
 
 
 def _write_atomically(path: str | os.PathLike, write: Callable[[Path], None], all_ranks_write: bool) -> None:
@@ -45,8 +50,7 @@ def _write_atomically(path: str | os.PathLike, write: Callable[[Path], None], al
         write(tmp)
     dist.barrier()
     if rank == 0:
-        shutil.rmtree(path, ignore_errors=True)
-        os.replace(tmp, path)
+        replace_dir(tmp, path)
     dist.barrier()
 
 
@@ -72,7 +76,7 @@ def save_sharded(
 
     def write(tmp: Path) -> None:
         dcp.save(_state_template(model, optimizer), checkpoint_id=tmp)
-        torch.save(extra_state, _extra_state_file(tmp))
+        save_json_state(_extra_state_file(tmp), extra_state)
 
     _write_atomically(path, write, all_ranks_write=True)
 
@@ -80,24 +84,29 @@ def save_sharded(
 def load_sharded(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
     """Load what `save_sharded` wrote into `model` (and `optimizer`); returns this rank's extra state.
 
-    A checkpoint taken before the optimizer's first step resets `optimizer` to a fresh state.
+    A checkpoint taken before the optimizer's first step resets `optimizer` to a fresh state. Every
+    failure is a `CheckpointError` naming the file.
     """
     path = Path(path)
-    if not (path / ".metadata").is_file():
-        raise FileNotFoundError(f"{path} is not an actor checkpoint (no .metadata from torch.distributed.checkpoint)")
-    saved_keys = dcp.FileSystemReader(str(path)).read_metadata().state_dict_metadata
+    metadata = read_metadata(path)
+    check_shard_files(path, metadata)
+    extra_state = load_json_state(_extra_state_file(path))
+    saved_keys = metadata.state_dict_metadata
     if optimizer is not None and not any(key.startswith("optimizer.") for key in saved_keys):
         optimizer.state.clear()
         optimizer = None
     state = _state_template(model, optimizer)
-    dcp.load(state, checkpoint_id=path)
+    try:
+        dcp.load(state, storage_reader=SafeFileSystemReader(path), planner=SafeLoadPlanner())
+    except Exception as error:  # DCP wraps each rank's failure in its own exception type
+        raise CheckpointError(f"{path}: the model/optimizer shards cannot be loaded: {error}") from error
     set_state_dict(
         model,
         optimizer if optimizer is not None else [],
         model_state_dict=state["model"],
         optim_state_dict=state.get("optimizer", {}),
     )
-    return torch.load(_extra_state_file(path), weights_only=True)
+    return extra_state
 
 
 def export_hf_folder(path: str | os.PathLike, model: PreTrainedModel, tokenizer, dtype: torch.dtype) -> None:

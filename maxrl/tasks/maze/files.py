@@ -15,7 +15,6 @@ Parquet (what the RL trainer reads), one row per maze::
 from __future__ import annotations
 
 import json
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -27,6 +26,7 @@ import pyarrow.parquet as pq
 
 from maxrl.tasks.maze.dataset import MazeRecord
 from maxrl.tasks.maze.encoding import ACTION_WORDS, NEWLINE, split_sequence
+from maxrl.utils.atomic import publish_file, write_text_atomic
 
 SPLITS = ("train", "test")
 FORMATS = ("json", "parquet")
@@ -80,7 +80,7 @@ class _AtomicFile(ABC):
     def __exit__(self, exc_type, exc, tb):
         self.close()
         if exc_type is None:
-            os.replace(self.tmp_path, self.path)
+            publish_file(self.tmp_path, self.path)
         else:
             self.tmp_path.unlink(missing_ok=True)
 
@@ -191,7 +191,4 @@ def json_to_parquet(json_dir: str | Path, output_dir: str | Path | None = None) 
 
 def write_metadata(path: str | Path, metadata: dict[str, Any]) -> None:
     """Write ``training_metadata.json`` atomically."""
-    path = Path(path)
-    tmp_path = path.with_name(path.name + ".tmp")
-    tmp_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_path, path)
+    write_text_atomic(path, json.dumps(metadata, indent=2) + "\n")

@@ -25,7 +25,8 @@ from maxrl.tasks.vision.config import build_config
 from maxrl.tasks.vision.objectives import CROSS_ENTROPY, PAPER_OBJECTIVES
 from maxrl.tasks.vision.plots import plot_metric_over_training, plot_pass_at_k
 from maxrl.tasks.vision.train import train
-from maxrl.trainer.tracking import read_metrics, write_text_atomic
+from maxrl.trainer.tracking import read_metrics
+from maxrl.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

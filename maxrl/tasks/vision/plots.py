@@ -7,9 +7,10 @@ atomically (a temporary file renamed into place).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from maxrl.utils.atomic import atomic_path
 
 
 def _pyplot():
@@ -22,10 +23,8 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(temporary, dpi=120, bbox_inches="tight")
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=120, bbox_inches="tight")
     return path
 
 

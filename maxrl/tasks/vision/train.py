@@ -42,7 +42,8 @@ from maxrl.tasks.vision.models import build_model, default_model_name
 from maxrl.tasks.vision.objectives import check_objective, estimator_knobs, objective_loss
 from maxrl.tasks.vision.optim import build_optimizer, build_scheduler
 from maxrl.tasks.vision.tracking import VisionTracker
-from maxrl.trainer.tracking import to_float, write_text_atomic
+from maxrl.trainer.tracking import to_float
+from maxrl.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

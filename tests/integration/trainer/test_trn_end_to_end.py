@@ -20,6 +20,7 @@ from maxrl.tasks.maze.make_data import main as make_maze_data
 from maxrl.trainer.checkpoint import TRACKER_FILE
 from maxrl.trainer.main_ppo import run_ppo
 from maxrl.trainer.tracking import read_metrics
+from maxrl.utils.safe_state import CheckpointError
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 
 # A scorer with a signal for an untrained model: reward a response whose first move is DOWN.
@@ -98,8 +99,9 @@ def test_run_logs_validates_and_checkpoints(run_a):
     assert (run_a / TRACKER_FILE).read_text() == "3\n"
     for step in (1, 2, 3):
         step_dir = run_a / f"global_step_{step}"
-        assert (step_dir / "data.pt").is_file() and (step_dir / "trainer_state.pt").is_file()
-        assert (step_dir / "actor" / "extra_state_rank1.pt").is_file()  # both ranks wrote their state
+        assert (step_dir / "data.json").is_file() and (step_dir / "trainer_state.json").is_file()
+        assert (step_dir / "actor" / "extra_state_rank1.json").is_file()  # both ranks wrote their state
+    assert not list(run_a.glob("*.tmp-*")) and not list(run_a.glob(".global_step_*"))  # no leftovers of the saves
     counts = json.loads((run_a / "validation" / "step_3.json").read_text())["data_sources"]["maze_7"]
     assert counts["num_samples"] == [4, 4, 4, 4]
 
@@ -121,15 +123,33 @@ def test_resume_at_the_epoch_boundary_is_exact(run_a, workspace):
     assert reproducible(resumed[3]) == reproducible(original[3])
 
 
-def test_auto_resume_mid_epoch_is_exact(run_a, workspace):
-    run_c = workspace / "run_c"  # run A as if it had stopped after step 1
+def test_auto_resume_after_a_kill_mid_save_is_exact(run_a, workspace):
+    run_c = workspace / "run_c"  # run A as if it had been killed while saving step 2 (mid-epoch)
     shutil.copytree(run_a, run_c, ignore=shutil.ignore_patterns("global_step_2", "global_step_3"))
     (run_c / TRACKER_FILE).write_text("1\n")
+    shutil.copytree(run_a / "global_step_2", run_c / "global_step_2.tmp-4242",
+                    ignore=shutil.ignore_patterns("trainer_state.json", "huggingface"))
+    with (run_c / "metrics.jsonl").open("a") as metrics:
+        metrics.write('{"step": 4, "critic/sco')  # a line cut short by the kill
     run_ppo(compose_config(overrides(workspace, run_c, "trainer.resume_mode=auto")))
     resumed, original = metrics_by_step(run_c), metrics_by_step(run_a)
     assert sorted(resumed) == [0, 1, 2, 3]
     for step in (2, 3):
         assert reproducible(resumed[step]) == reproducible(original[step]), step
+    assert not (run_c / "global_step_2.tmp-4242").exists()
+    assert (run_c / "metrics.old-1.jsonl").is_file()  # the rows the resume dropped are kept beside it
+
+
+def test_a_truncated_shard_names_the_file_and_the_previous_checkpoint(run_a, workspace):
+    run_f = workspace / "run_f"
+    shutil.copytree(run_a, run_f)
+    shard = run_f / "global_step_3" / "actor" / "__1_0.distcp"  # rank 1's shard
+    shard.write_bytes(shard.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=f"cannot resume from {run_f / 'global_step_3'}") as error:
+        run_ppo(compose_config(overrides(workspace, run_f, "trainer.resume_mode=auto")))
+    assert f"{shard} is truncated: 100 bytes" in str(error.value)
+    assert (f"Resume from global_step_2 with trainer.resume_mode=resume_path "
+            f"trainer.resume_from_path={run_f / 'global_step_2'}") in str(error.value)
 
 
 def test_val_only_reproduces_the_last_validation(run_a, workspace):

@@ -1,5 +1,6 @@
 """Tracking backends: the JSONL file (incl. resume), the console line, TensorBoard events, W&B offline."""
 
+import json
 import math
 
 import numpy as np
@@ -30,6 +31,35 @@ def test_file_backend_on_resume_drops_steps_after_the_checkpoint(tmp_path):
     resumed.log({"x": 30.0}, step=3)
     resumed.close()
     assert [(row["step"], row["x"]) for row in read_metrics(tmp_path)] == [(0, 0.0), (1, 1.0), (2, 2.0), (3, 30.0)]
+    kept = [json.loads(line)["x"] for line in (tmp_path / "metrics.old-1.jsonl").read_text().splitlines()]
+    assert kept == [0.0, 1.0, 2.0, 3.0]  # the steps the resume dropped are kept beside it
+
+
+def test_a_fresh_run_in_the_same_folder_keeps_the_earlier_metrics(tmp_path, caplog):
+    for run in (1, 2, 3):
+        tracker = Tracker(["file"], tmp_path, "p", "e", {}, total_steps=1)
+        tracker.log({"run": float(run)}, step=1)
+        tracker.close()
+    assert [row["run"] for row in read_metrics(tmp_path)] == [3.0]
+    assert [json.loads((tmp_path / f"metrics.old-{k}.jsonl").read_text())["run"] for k in (1, 2)] == [1.0, 2.0]
+    assert f"kept the earlier run's file as {tmp_path / 'metrics.old-2.jsonl'}; fresh start" in caplog.text
+
+
+def test_a_last_line_cut_short_by_a_crash_is_skipped_on_resume(tmp_path, caplog):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "x": 1.0}\n{"step": 2, "x": 2.0}\n{"step": 3, "x"')
+    assert [row["step"] for row in read_metrics(tmp_path)] == [1, 2]
+    assert "skipping its last line, cut short by a crash" in caplog.text
+    resumed = Tracker(["file"], tmp_path, "p", "e", {}, total_steps=4, start_step=2)
+    resumed.log({"x": 3.5}, step=3)
+    resumed.close()
+    assert [(row["step"], row["x"]) for row in read_metrics(tmp_path)] == [(1, 1.0), (2, 2.0), (3, 3.5)]
+    assert (tmp_path / "metrics.old-1.jsonl").read_text().endswith('{"step": 3, "x"')
+
+
+def test_a_garbled_line_before_the_last_is_an_error_naming_file_and_line(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1}\n{"st\n{"step": 3}\n')
+    with pytest.raises(ValueError, match=f"{tmp_path / 'metrics.jsonl'}, line 2, is not a JSON row"):
+        read_metrics(tmp_path)
 
 
 def test_console_line_shows_headline_and_validation_metrics():

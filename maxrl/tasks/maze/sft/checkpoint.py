@@ -8,7 +8,6 @@ never leaves a half-written ``checkpoint-<step>`` behind.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from transformers import PreTrainedModel
 
 from maxrl.tasks.maze.tokenizer import build_tokenizer, save_tokenizer
+from maxrl.utils.atomic import replace_dir
 
 TRAINER_STATE = "trainer_state.pt"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
@@ -46,9 +46,7 @@ def save_checkpoint(
     model.save_pretrained(str(tmp))
     save_tokenizer(build_tokenizer(), tmp)
     torch.save(trainer_state, tmp / TRAINER_STATE)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    replace_dir(tmp, final)
     if keep_last > 0:
         for old in list_checkpoints(output_dir)[:-keep_last]:
             shutil.rmtree(old)
