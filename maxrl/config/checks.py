@@ -113,7 +113,7 @@ TYPED_KEYS: dict[str, Rule] = {
     "data.shuffle": boolean,
     "data.seed": integer,
     "data.filter_overlong_prompts": boolean,
-    "data.truncation": one_of("error", "left", "right"),
+    "data.truncation": one_of("error", "left", "right", "middle"),
     "data.apply_chat_template": boolean,
     "data.dataloader_num_workers": non_negative_int,
     "actor_rollout_ref.model.enable_gradient_checkpointing": boolean,
@@ -185,6 +185,8 @@ TYPED_KEYS: dict[str, Rule] = {
     "algorithm.rollout_correction.rs_threshold_lower": optional_positive,
     "algorithm.rollout_correction.veto_threshold": optional_positive,
     "reward_model.enable": equals(False, "learned reward models are not supported; scoring is rule-based"),
+    "reward_model.invalid_reward": one_of("error", "zero"),
+    "reward_model.max_failed_fraction": unit_interval,
     "trainer.device": one_of("auto", "cpu", "cuda"),
     "trainer.nnodes": positive_int,
     "trainer.n_gpus_per_node": positive_int,
@@ -257,7 +259,9 @@ def check_files(cfg: DictConfig) -> Iterator[str]:
         yield "data.train_files is not set; give a parquet file or a list of them"
     for key in ("data.train_files", "data.val_files"):
         for path in as_list(select(cfg, key)):
-            if not Path(path).expanduser().is_file():
+            if Path(path).expanduser().is_dir():
+                yield data_directory_problem(key, path)
+            elif not Path(path).expanduser().is_file():
                 yield f"{key}: file {path} not found"
     for key in ("custom_reward_function.path", "data.custom_cls.path"):
         path = select(cfg, key)
@@ -394,6 +398,62 @@ def check_rollout_correction(cfg: DictConfig) -> Iterator[str]:
         yield str(error)
 
 
+def data_directory_problem(key: str, path: str) -> str:
+    """A directory given where a parquet file is expected."""
+    from maxrl.data.parquet_rows import file_problem
+
+    return f"{key}: {path} {file_problem(path)}"
+
+
+def check_sampling(cfg: DictConfig) -> Iterator[str]:
+    """``temperature=0`` with ``do_sample=true`` divides the logits by zero in the worker: refuse it here."""
+    for section in ("actor_rollout_ref.rollout", "actor_rollout_ref.rollout.val_kwargs"):
+        temperature = select(cfg, f"{section}.temperature")
+        if select(cfg, f"{section}.do_sample") is True and _is_number(temperature) and temperature == 0:
+            yield (
+                f"{section}.temperature=0 with {section}.do_sample=true: sampling needs a temperature > 0; "
+                f"set {section}.do_sample=false for greedy decoding, or {section}.temperature > 0"
+            )
+
+
+def check_added_keys(cfg: DictConfig) -> Iterator[str]:
+    """Keys added with ``+`` that nothing reads (a typo would otherwise be ignored)."""
+    from maxrl.config.added_keys import added_key_problems
+
+    yield from added_key_problems(cfg, TYPED_KEYS)
+
+
+def check_data_sources(cfg: DictConfig) -> Iterator[str]:
+    """Every ``data_source`` of the train and val files has a default scorer, so an unknown one stops the
+    run now rather than when its row is first sampled. Skipped with a custom scorer (it accepts every
+    source) or a custom dataset class; an unreadable file is left to the dataset's own error."""
+    from maxrl.data.parquet_rows import DataError, column_rows
+    from maxrl.rewards.default import closest_known_source, has_default_scorer, known_data_sources
+
+    if select(cfg, "custom_reward_function.path") or select(cfg, "data.custom_cls.path"):
+        return
+    column = select(cfg, "data.reward_fn_key") or "data_source"
+    for key in ("data.train_files", "data.val_files"):
+        for path in as_list(select(cfg, key)):
+            if not Path(path).expanduser().is_file():
+                continue  # reported by check_files
+            try:
+                rows = column_rows(path, column)
+            except DataError:
+                continue
+            for source, (row, count) in rows.items():
+                if has_default_scorer(source):
+                    continue
+                close = closest_known_source(source)
+                hint = f"did you mean {close!r}? " if close else ""
+                yield (
+                    f"{key}: {path}, row {row}, column {column!r}: no default scorer for data_source "
+                    f"{source!r} ({count} row{'s' if count != 1 else ''}). {hint}Fix the column, or score it with your own function: "
+                    "custom_reward_function.path=<file.py> custom_reward_function.name=<function>. Known data "
+                    f"sources: {', '.join(known_data_sources())}"
+                )
+
+
 CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_types,
     check_files,
@@ -404,6 +464,9 @@ CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_device,
     check_reward,
     check_rollout_correction,
+    check_sampling,
+    check_added_keys,
+    check_data_sources,
 )
 
 

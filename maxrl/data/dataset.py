@@ -72,7 +72,7 @@ class RLDataset(torch.utils.data.Dataset):
         if len(self) == 0:
             raise DataError(
                 f"{self.files}: every prompt is longer than data.max_prompt_length={self.max_prompt_length}; "
-                "raise it, or set data.truncation=left|right instead of filtering"
+                "raise it, or set data.truncation=left|right|middle instead of filtering"
             )
 
     def _kept_rows(self, row_file: RowFile, filter_overlong: bool) -> np.ndarray:
@@ -109,7 +109,7 @@ class RLDataset(torch.utils.data.Dataset):
                 raise DataError(
                     f"{locate(row_file.path, row_number, self.prompt_key)}: the prompt has {count} tokens, more "
                     f"than data.max_prompt_length={self.max_prompt_length} (with data.truncation=error). Set "
-                    "data.filter_overlong_prompts=True to drop such prompts, data.truncation=left or right to "
+                    "data.filter_overlong_prompts=True to drop such prompts, data.truncation=left, right or middle to "
                     "cut them, or raise data.max_prompt_length"
                 )
         return fitting

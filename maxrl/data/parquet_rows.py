@@ -33,11 +33,38 @@ def locate(path: str | Path, row: int | None, column: str | None) -> str:
     return ", ".join(where)
 
 
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a data file ("does not exist", "is a directory: ..."), or None."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        found = sorted(entry.name for entry in path.glob("*.parquet"))[:5]
+        return f"is a directory, give a parquet file (parquet files in it: {found})"
+    if not path.is_file():
+        return "does not exist"
+    return None
+
+
+def column_rows(path: str | Path, column: str) -> dict[object, tuple[int, int]]:
+    """Each distinct value of one column with its first row number and its row count, reading that column
+    only (cheap even for large files). Raises ``DataError`` when the file or the column cannot be read."""
+    try:
+        values = pq.read_table(Path(path).expanduser(), columns=[column]).column(column).to_pylist()
+    except (pa.ArrowException, OSError, KeyError) as error:
+        raise DataError(f"{locate(path, None, column)}: cannot be read ({error})") from error
+    rows: dict[object, tuple[int, int]] = {}
+    for row, value in enumerate(values):
+        value = value if isinstance(value, (str, int, float, type(None))) else repr(value)
+        first, count = rows.get(value, (row, 0))
+        rows[value] = (first, count + 1)
+    return rows
+
+
 def read_table(path: str | Path, required_columns: tuple[str, ...]) -> pa.Table:
     """The parquet file as an Arrow table, after the checks that need no row values."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"data file {path} does not exist (check data.train_files / data.val_files)")
+    problem = file_problem(path)
+    if problem:
+        raise FileNotFoundError(f"data file {path} {problem} (check data.train_files / data.val_files)")
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:

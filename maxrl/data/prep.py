@@ -94,9 +94,18 @@ def read_rows_file(path: str | Path) -> list[dict]:
 
 
 def load_hub_rows(split: SourceSplit) -> list[dict]:
+    """The split from the Hugging Face hub; a failure (offline machine, no access) names the option that
+    reads the split from a local file instead."""
     import datasets
 
-    return list(datasets.load_dataset(split.hub_path, split.hub_config, split=split.hub_split))
+    try:
+        return list(datasets.load_dataset(split.hub_path, split.hub_config, split=split.hub_split))
+    except Exception as error:
+        raise RuntimeError(
+            f"cannot load {split.hub_path} ({split.hub_split} split) from the Hugging Face hub ({error}). "
+            f"Offline, give that split as a local json/jsonl/parquet file with {split.input_option} <file> "
+            "(every split without such an option is read from the hub)"
+        ) from error
 
 
 def write_parquet(rows: list[dict], path: str | Path) -> Path:

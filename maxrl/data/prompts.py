@@ -6,7 +6,7 @@ import logging
 
 logger = logging.getLogger(__name__)
 
-TRUNCATION_MODES = ("error", "left", "right")
+TRUNCATION_MODES = ("error", "left", "right", "middle")
 
 
 class PromptEncoder:
@@ -53,6 +53,9 @@ class PromptEncoder:
             return ids
         if self.truncation == "left":
             return ids[-self.max_prompt_length :]
+        if self.truncation == "middle":  # verl's mode: keep both ends, cut the middle
+            head = self.max_prompt_length // 2
+            return ids[:head] + ids[len(ids) - (self.max_prompt_length - head) :]
         return ids[: self.max_prompt_length]
 
 

@@ -7,6 +7,8 @@ never learns. Scorer modules are imported on first use, so a maze run never load
 
 from __future__ import annotations
 
+import difflib
+
 #: Exact ``data_source`` values scored by math-verify (the paper's list plus the sets prepared here).
 MATH_SOURCES = (
     "openai/gsm8k",
@@ -51,13 +53,26 @@ def known_data_sources() -> list[str]:
     return sorted(MATH_SOURCES) + sorted(prefixes)
 
 
+def has_default_scorer(data_source) -> bool:
+    return isinstance(data_source, str) and (
+        data_source.startswith(MAZE_PREFIXES + MATH_PREFIXES) or data_source in MATH_SOURCES
+    )
+
+
+def closest_known_source(data_source) -> str | None:
+    """The known data source (or prefix) a misspelt one most resembles, for a "did you mean" hint."""
+    candidates = list(MATH_SOURCES) + [prefix + "*" for prefix in MATH_PREFIXES + MAZE_PREFIXES]
+    found = difflib.get_close_matches(str(data_source), candidates, n=1, cutoff=0.5)
+    if not found:  # "gsm8k" for "openai/gsm8k": compare with the part after the last slash too
+        tails = {source.rsplit("/", 1)[-1]: source for source in MATH_SOURCES}
+        found = [tails[tail] for tail in difflib.get_close_matches(str(data_source), list(tails), n=1, cutoff=0.7)]
+    return found[0] if found else None
+
+
 def route(data_source: str):
     """The scorer function for one ``data_source``; ValueError listing the known ones if there is none."""
-    if isinstance(data_source, str):
-        if data_source.startswith(MAZE_PREFIXES):
-            return _maze_score
-        if data_source in MATH_SOURCES or data_source.startswith(MATH_PREFIXES):
-            return _math_score
+    if has_default_scorer(data_source):
+        return _maze_score if data_source.startswith(MAZE_PREFIXES) else _math_score
     raise ValueError(
         f"no default scorer for data_source {data_source!r}. Known data sources: "
         f"{', '.join(known_data_sources())}. To score another source, write a function "

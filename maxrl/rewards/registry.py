@@ -7,11 +7,13 @@ does not know is an error, so a misspelt key never silently falls back to a defa
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from maxrl.rewards.failures import FailurePolicy
 from maxrl.rewards.manager import RewardManager, available_cores
 
 
@@ -45,9 +47,9 @@ def _positive_float(name: str, value) -> float:
 
 
 def _number(name: str, value) -> float:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
-    raise ValueError(f"{_key(name)}={value!r}: expected a number")
+    raise ValueError(f"{_key(name)}={value!r}: expected a finite number")
 
 
 def _boolean(name: str, value) -> bool:
@@ -121,9 +123,12 @@ def manager_parameters(name: str, reward_kwargs: dict) -> dict:
     return parameters
 
 
-def build_reward_manager(name: str, compute_score, **reward_kwargs) -> RewardManager:
+def build_reward_manager(
+    name: str, compute_score, failure_policy: FailurePolicy | None = None, **reward_kwargs
+) -> RewardManager:
     """The reward manager ``name`` (``naive``, ``prime`` or ``multi_thread``) scoring with ``compute_score``;
-    its process pool starts now and lives until ``close()``."""
+    its process pool starts now and lives until ``close()``. ``failure_policy`` (``reward_model.invalid_reward``
+    and ``.max_failed_fraction``) decides when a batch's failures stop the run."""
     if not callable(compute_score):
         raise TypeError(f"compute_score must be callable, got {compute_score!r}")
-    return RewardManager(compute_score, **manager_parameters(name, reward_kwargs))
+    return RewardManager(compute_score, failure_policy=failure_policy, **manager_parameters(name, reward_kwargs))

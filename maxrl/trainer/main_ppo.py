@@ -111,12 +111,14 @@ def build_datasets(config: DictConfig, tokenizer):
 
 
 def make_reward_manager(config: DictConfig):
-    from maxrl.rewards import build_reward_manager, default_compute_score, load_custom_score
+    """The run's reward manager: its scorer, its options and when scoring failures stop the run."""
+    from maxrl.rewards import FailurePolicy, build_reward_manager, default_compute_score, load_custom_score
 
     custom = config.custom_reward_function
     compute_score = load_custom_score(custom.path, custom.name) if custom.path else default_compute_score
     kwargs = OmegaConf.to_container(config.reward_model.reward_kwargs, resolve=True)
-    return build_reward_manager(config.reward_model.reward_manager, compute_score, **kwargs)
+    policy = FailurePolicy.from_config(config.reward_model)
+    return build_reward_manager(config.reward_model.reward_manager, compute_score, policy, **kwargs)
 
 
 def run_ppo(config: DictConfig) -> dict[str, float]:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from maxrl.data.batch import Batch
+from maxrl.rewards.failures import RewardError
 from maxrl.utils.atomic import write_text_atomic
 
 
@@ -45,12 +46,23 @@ def decode_prompts(batch: Batch, tokenizer) -> list[str]:
 
 
 def score_batch(batch: Batch, tokenizer, reward_manager) -> Scored:
-    """Score every sample of a generated batch with the run's reward manager."""
+    """Score every sample of a generated batch with the run's reward manager. A ``RewardError`` (an invalid
+    reward, too many failures) stops the run, naming the sample's prompt index as well."""
     texts = decode_responses(batch, tokenizer)
     lengths = response_lengths(batch)
-    result = reward_manager.score(
-        batch["data_source"], texts, batch["ground_truth"], batch["extra_info"], lengths.numpy()
-    )
+    try:
+        result = reward_manager.score(
+            batch["data_source"], texts, batch["ground_truth"], batch["extra_info"], lengths.numpy()
+        )
+    except RewardError as error:
+        if error.item is None or "index" not in batch:
+            raise
+        row = batch["index"][error.item]
+        raise RewardError(
+            f"{error}\n(that sample's prompt has index {row!r} in its data file: extra_info.index, or the row "
+            "number when the row has none)",
+            error.item,
+        ) from None
     scores = np.asarray(result.scores, dtype=np.float64)
     token_level_scores = torch.zeros(batch["responses"].shape, dtype=torch.float32)
     rows = torch.nonzero(lengths > 0).squeeze(-1)

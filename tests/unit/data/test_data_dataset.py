@@ -181,5 +181,5 @@ def test_missing_column_empty_unreadable_and_absent_files(tmp_path, tiny_tokeniz
         RLDataset(str(garbage), tiny_tokenizer, {})
     with pytest.raises(FileNotFoundError, match=r"nowhere.parquet does not exist \(check data.train_files"):
         RLDataset(str(tmp_path / "nowhere.parquet"), tiny_tokenizer, {})
-    with pytest.raises(ValueError, match="data.truncation='middle'"):
-        RLDataset(missing, tiny_tokenizer, {"truncation": "middle"})
+    with pytest.raises(ValueError, match="data.truncation='center'"):
+        RLDataset(missing, tiny_tokenizer, {"truncation": "center"})

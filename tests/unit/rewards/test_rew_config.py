@@ -118,7 +118,7 @@ def test_manager_names_share_one_implementation_and_differ_in_kwargs_and_default
             {"zero_reward_on_max_response_length": True},
             r"needs reward_model.reward_kwargs.max_resp_len",
         ),
-        ("naive", {"timeout_score": "low"}, r"timeout_score='low': expected a number"),
+        ("naive", {"timeout_score": "low"}, r"timeout_score='low': expected a finite number"),
     ],
 )
 def test_bad_manager_config_names_the_key(name, kwargs, message):

@@ -6,7 +6,13 @@ import threading
 import numpy as np
 import pytest
 
-from maxrl.rewards import build_reward_manager, default_compute_score, load_custom_score
+from maxrl.rewards import (
+    FailurePolicy,
+    RewardError,
+    build_reward_manager,
+    default_compute_score,
+    load_custom_score,
+)
 
 # Behaviour chosen by data_source, so one file covers every failure the manager must survive.
 SCORER_FILE = textwrap.dedent(
@@ -38,6 +44,7 @@ def file_manager(tmp_path_factory):
     manager = build_reward_manager(
         "multi_thread",
         load_custom_score(str(path), "compute_score"),
+        FailurePolicy(invalid_reward="zero"),  # the malformed item is counted here, not fatal
         num_reward_actors=2,
         batch_size=4,
         per_item_timeout_s=1.0,
@@ -68,14 +75,16 @@ def test_hanging_raising_crashing_slow_and_malformed_items_score_zero_and_are_co
     truths = ["a", "b", "x", "d", "e", "f", "g", "h", "i"]
     result = _score(file_manager, sources, responses, truths)
     np.testing.assert_array_equal(result.scores, [1, 0, 0, 0, 0, 1, 0, 0, 1])
-    assert result.metrics["reward/timeout_count"] == 2  # hang (killed) and slow (over the limit)
-    assert result.metrics["reward/error_count"] == 3  # raise, exit (worker died) and bad return value
+    assert result.metrics["reward/timeout_count"] == 2  # hang and slow, each stopped at its own limit
+    assert result.metrics["reward/error_count"] == 2  # raise and exit (worker died)
+    assert result.metrics["reward/invalid_count"] == 1  # bad return value
     assert list(result.extras["echo"]) == ["a", None, "c", None, None, "f", None, None, "i"]
     np.testing.assert_array_equal(result.extras["length"], [1, 0, 1, 0, 0, 1, 0, 0, 1])
     # The killed and crashed workers were replaced: the pool keeps working.
     again = _score(file_manager, ["ok"] * 3, ["p", "q", "r"], ["p", "x", "r"])
     np.testing.assert_array_equal(again.scores, [1, 0, 1])
     assert again.metrics["reward/timeout_count"] == again.metrics["reward/error_count"] == 0
+    assert again.metrics["reward/invalid_count"] == 0
 
 
 def test_time_limit_holds_when_called_from_a_thread(file_manager):
@@ -174,7 +183,7 @@ def test_workers_that_cannot_load_the_scorer_raise_a_clear_error(tmp_path):
     path.unlink()  # the workers re-import the file: they cannot start
     manager = build_reward_manager("prime", scorer, num_processes=1)
     try:
-        with pytest.raises(RuntimeError, match="reward worker processes failed .* custom_reward_function.path"):
+        with pytest.raises(RewardError, match="(?s)cannot load the scorer custom_reward_function.path=.*FileNotFoundError: custom reward file"):
             _score(manager, ["x"], ["a"], ["a"])
     finally:
         manager.close()

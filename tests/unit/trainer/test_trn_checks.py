@@ -30,6 +30,7 @@ def valid_overrides(files):
         "actor_rollout_ref.rollout.n=4",
         "actor_rollout_ref.rollout.val_kwargs.n=4",
         "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
         "trainer.n_gpus_per_node=2",
         "trainer.device=cpu",
     ]
