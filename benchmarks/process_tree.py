@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,18 +130,28 @@ class _Poller:
 
 
 class ProcessTreeMemory(_Poller):
-    """Context manager: sample the memory of this process and its descendants while the block runs."""
+    """Context manager: sample the memory of this process and its descendants while the block runs.
 
-    def __init__(self, interval_s: float = 0.25):
+    With `root_pid`, the tree of that process instead (a run started as a subprocess). Such a root is
+    fresh, so its own high-water mark is used, as for every other process.
+    """
+
+    def __init__(self, interval_s: float = 0.25, root_pid: int | None = None):
         super().__init__(interval_s, "process-tree-memory")
-        self._driver = psutil.Process(os.getpid())
+        self._driver = psutil.Process(root_pid or os.getpid())
+        self._fresh_root = self._driver.pid != os.getpid()
         self._peaks: dict[int, ProcessPeak] = {}
 
     def _poll(self) -> None:
-        for process in [self._driver, *self._driver.children(recursive=True)]:
+        try:
+            tree = [self._driver, *self._driver.children(recursive=True)]
+        except psutil.Error:  # a subprocess root has ended
+            return
+        for process in tree:
             try:
                 role = process_role(process, self._driver.pid)
-                peak = None if role == "driver" else high_water_mark_bytes(process.pid)
+                fresh = role != "driver" or self._fresh_root
+                peak = high_water_mark_bytes(process.pid) if fresh else None
                 peak = peak if peak is not None else process.memory_info().rss
             except psutil.Error:  # the process ended between listing and reading
                 continue
@@ -167,6 +178,7 @@ class CpuAtLineAppends(_Poller):
         super().__init__(interval_s, "cpu-at-line-appends")
         self.path = Path(path)
         self.readings: list[float] = []  # readings[i]: CPU seconds when line i + 1 had appeared
+        self.seen_at: list[float] = []  # seen_at[i]: time.time() when line i + 1 was first seen
         self._size = -1
 
     def _poll(self) -> None:
@@ -179,4 +191,5 @@ class CpuAtLineAppends(_Poller):
         self._size = size
         lines = self.path.read_bytes().count(b"\n")
         if lines > len(self.readings):
+            self.seen_at += [time.time()] * (lines - len(self.readings))
             self.readings += [tree_cpu_seconds()] * (lines - len(self.readings))

@@ -214,6 +214,76 @@ def _scaling(results: dict) -> list[str]:
     return lines
 
 
+def _trl_layout_rows(summary: dict) -> list[list[str]]:
+    rows = []
+    for layout, values in summary["layouts"].items():
+        rows.append([layout + (" (best)" if layout == summary["best_layout"] else ""),
+                     *(_spread(values[key]) for key in ("step", "gen", "update", "other", "startup")),
+                     _num(values["peak_total_mib"]["median"]), _num(values["peak_largest_mib"]["median"])])
+    return rows
+
+
+def _trl_ratio_rows(summary: dict) -> list[list[str]]:
+    keys = ("step", "gen", "update", "other", "startup", "peak_total_mib", "peak_largest_mib")
+    return [[layout, *(_spread(ratios[key]) for key in keys)] for layout, ratios in summary["ratios"].items()]
+
+
+def _trl(results: dict) -> list[str]:
+    comparison = results.get("trl")
+    if not comparison:
+        return []
+    summary = comparison["summary"]
+    versions = next((run["details"]["versions"] for run in comparison["runs"] if run["layout"] == "TRL"), {})
+    return [
+        "",
+        "## TRL GRPOTrainer against maxrl, same work",
+        "",
+        "A random-init 4M-parameter Qwen2 (hidden 256, 4 layers, 4 heads, 2 kv heads, intermediate 1024, tied "
+        "embeddings, 64-word vocabulary); prompts of 100 tokens; per step 8 prompts x 16 samples of exactly 64 "
+        "new tokens at temperature 1; no reference model; one optimizer step per batch; fp32. TRL "
+        f"{versions.get('trl', '?')} with gradient checkpointing off, one micro-batch of 128; maxrl with its "
+        f"defaults. {comparison['rounds']} round(s), each one fresh process per layout in rotated order; each "
+        f"run {comparison['warmup_steps']} warm-up and {comparison['measured_steps']} measured step(s). "
+        "Seconds: median [quartiles] over the rounds of each run's median step; gen = the sampling call, "
+        "update = forward, backward and optimizer step, other = the rest of the step; start-up = process spawn "
+        "to the first step, imports included. Memory: peak RSS summed over the run's processes (an upper "
+        "bound), and of its largest process, MiB.",
+        "",
+        *_table(["layout", "step s", "gen s", "update s", "other s", "start-up s", "peak total MiB",
+                 "largest process MiB"], _trl_layout_rows(summary)),
+        "",
+        "Paired per round: TRL / maxrl for times (above 1: maxrl faster), maxrl / TRL for memory (below 1: "
+        "maxrl smaller); median [quartiles] over the rounds.",
+        "",
+        *_table(["maxrl layout", "step", "gen", "update", "other", "start-up", "peak total", "largest process"],
+                _trl_ratio_rows(summary)),
+        *_load_line(results, "trl"),
+    ]
+
+
+def _variable_length(results: dict) -> list[str]:
+    section = results.get("variable_length")
+    if not section:
+        return []
+    rows = [[c["name"], c["baseline"], _spread(c["rate"]), _spread(c["baseline_rate"]), _spread(c["gain"])]
+            for c in section["comparisons"]]
+    low, high = section["response_lengths"]
+    return [
+        "",
+        "## Variable-length responses: padding-free with a token budget against padded batches",
+        "",
+        f"The TRL comparison's model; 8 prompts of 100 tokens x 16 samples, response lengths uniform in "
+        f"{low}..{high} (padded to {high}), one worker. Padded: no column trimming, no shared prompt, "
+        f"{section['micro_batch']} samples per micro-batch; padding-free: maxrl's defaults with micro-batches by a "
+        f"budget of {section['token_budget']} tokens (as many as a padded micro-batch). Rates in valid response "
+        "tokens per second, median [quartiles] over paired rounds; gain = padded time / padding-free time, per "
+        "round.",
+        "",
+        *_table(["pass", "baseline", "rate", "baseline rate", "gain"], rows),
+        *_load_line(results, "variable_length"),
+    ]
+
+
 def _measured(target: dict) -> str:
     """The target's value, with the range of the trials' medians where it pools several."""
     spread = target["trial_range"]
@@ -231,5 +301,5 @@ def _targets(results: dict) -> list[str]:
 
 def render_markdown(results: dict) -> str:
     """The whole results page."""
-    sections = (_machine, _components, _end_to_end, _scaling, _targets)
+    sections = (_machine, _components, _end_to_end, _scaling, _trl, _variable_length, _targets)
     return "\n".join(line for section in sections for line in section(results)) + "\n"

@@ -6,7 +6,10 @@ Markdown is also printed. Trailing ``KEY=VALUE`` Hydra overrides apply to every 
 setting: the baselines read the same config). Sections: ``components`` (rollout, log-prob and update
 against their baselines: the suite's paired rounds in each of its trials, every trial with a fresh
 worker process), ``vllm`` (only where vLLM is importable; one trial on one engine), ``end_to_end`` (one
-RL step by phase, with peak memory per process) and ``scaling`` (rollout.n and worker sweeps).
+RL step by phase, with peak memory per process), ``scaling`` (rollout.n and worker sweeps), ``trl``
+(TRL's GRPOTrainer against maxrl at the same work, interleaved; only where ``.venv-trl`` exists) and
+``variable_length`` (padded against padding-free, token-budget passes). A suite runs its own sections
+unless ``--only`` names some.
 """
 
 from __future__ import annotations
@@ -32,8 +35,13 @@ __all__ = ["main", "run_suite"]
 
 logger = logging.getLogger("benchmarks")
 
-SECTIONS = ("end_to_end", "scaling", "components", "vllm")
-"""In running order: the training runs first, while the driver holds nothing else (its memory is reported)."""
+SECTIONS = ("trl", "end_to_end", "scaling", "components", "vllm", "variable_length")
+"""In running order: the TRL comparison's subprocesses first, before this process starts Ray (whose idle
+daemons would share the cores with them); then the training runs, while the driver holds nothing else
+(its memory is reported)."""
+
+RAY_SECTIONS = frozenset({"components", "end_to_end", "scaling", "variable_length"})
+"""Sections that use this process's Ray instance (started before the first of them)."""
 
 RAY_SYSTEM_CONFIG = {"worker_niceness": 0}
 """Ray starts its worker processes at nice 15 by default. The baselines run in the driver at nice 0, so
@@ -81,6 +89,7 @@ class _Run:
             "load": {},
         }
         self._training_runs: dict = {}
+        self._comparison_inputs = None
 
     @contextmanager
     def section(self, name: str) -> Iterator[None]:
@@ -119,6 +128,35 @@ class _Run:
             )
         self._add_comparisons(comparisons)
 
+    def _trl_inputs(self):
+        """The TRL comparison's model and data, written once and shared by its two sections."""
+        from benchmarks.trl.inputs import build_inputs
+
+        if self._comparison_inputs is None:
+            self._comparison_inputs = build_inputs(self.workspace.root / "trl")
+        return self._comparison_inputs
+
+    def trl(self) -> None:
+        from benchmarks.trl.interleaved import run_comparison
+        from benchmarks.trl.trl_side import trl_python
+
+        settings = self.suite.trl
+        with self.section("trl"):
+            self.results["trl"] = run_comparison(
+                self._trl_inputs(), trl_python(), settings.worker_layouts, settings.rounds,
+                settings.warmup_steps, settings.measured_steps, self.workspace.extra_overrides,
+            )
+
+    def variable_length(self) -> None:
+        from benchmarks.variable_length import benchmark_variable_length, settings_dict, with_gain
+
+        settings = self.suite.trl
+        with self.section("variable_length"):
+            comparisons = benchmark_variable_length(self._trl_inputs(), settings.variable_repeats,
+                                                    settings.variable_warmup)
+        self.results["variable_length"] = {**settings_dict(),
+                                           "comparisons": [with_gain(c) for c in comparisons.values()]}
+
     def _add_comparisons(self, comparisons: dict) -> None:
         self.results["components_shape"] = self.suite.component_shape.__dict__
         self.results.setdefault("components", []).extend(c.to_dict() for c in comparisons.values())
@@ -146,6 +184,7 @@ def run_suite(
     """Run `sections` of `suite` with scratch files under `root`, `overrides` applied to every run's config;
     return the results."""
     from benchmarks.targets import evaluate_targets
+    from benchmarks.trl.trl_side import trl_python
     from benchmarks.vllm_backend import vllm_available
 
     began = time.perf_counter()
@@ -154,10 +193,19 @@ def run_suite(
     if "vllm" in sections and not vllm_available():
         logger.info("vLLM is not importable here: skipping the vllm section (run from .venv-vllm for it)")
         sections = tuple(s for s in sections if s != "vllm")
-    started_ray = bool(set(sections) & {"components", "end_to_end", "scaling"}) and _start_ray()
+    if "trl" in sections and trl_python() is None:
+        logger.info("no TRL venv: skipping the trl section (bash benchmarks/trl/setup_venv.sh makes one)")
+        sections = tuple(s for s in sections if s != "trl")
+    if {"trl", "variable_length"} & set(sections) and suite.trl is None:
+        logger.warning("suite %s has no TRL settings: skipping the trl and variable_length sections "
+                       "(--suite trl runs them)", suite.name)
+        sections = tuple(s for s in sections if s not in ("trl", "variable_length"))
+    started_ray = ray_ready = False
     try:
         for name in SECTIONS:
             if name in sections:
+                if name in RAY_SECTIONS and not ray_ready:
+                    started_ray, ray_ready = _start_ray(), True
                 getattr(run, name)()
     finally:
         if started_ray:
@@ -174,8 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--suite", choices=sorted(SUITES), default="cpu", help="how much to run (default: cpu)")
     parser.add_argument("--out", type=Path, help="folder for results.json and results.md "
                                                  "(default: outputs/benchmarks/<suite>)")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
-                        help="run only these sections (default: all)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS,
+                        help="run only these sections (default: the suite's own)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="Hydra overrides applied to every run, after the benchmark's own settings "
                              "(e.g. actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16)")
@@ -190,7 +238,8 @@ def main(argv: list[str] | None = None) -> dict:
     out_dir = args.out or Path("outputs") / "benchmarks" / args.suite
     command = " ".join(["python -m benchmarks.run", *argv])
     with tempfile.TemporaryDirectory(prefix="maxrl_bench_") as root:
-        results = run_suite(SUITES[args.suite], tuple(args.only), Path(root), command, tuple(args.overrides))
+        suite = SUITES[args.suite]
+        results = run_suite(suite, tuple(args.only or suite.sections), Path(root), command, tuple(args.overrides))
     json_path, markdown_path = write_report(results, out_dir)
     print(render_markdown(results))  # the command's output: the tables
     logger.info("wrote %s and %s", json_path, markdown_path)

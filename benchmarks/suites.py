@@ -4,16 +4,33 @@
 pooling of two trials. ``cpu`` is the measurement (about 6-7 minutes there): each comparison on the
 quickstart's batch (16 prompts x n=8) in 5 trials of 4 paired rounds, each trial a fresh worker process;
 the quickstart's step on 2 workers; and rollout.n = 8 ... 128 and 1 or 2 workers on 4 prompts; each
-training run one warm-up and three measured steps.
+training run one warm-up and three measured steps. ``trl`` is the TRL comparison
+(`benchmarks.trl`; about 8 minutes there): 4 interleaved rounds of TRL and maxrl on 1 and 2 workers,
+each run one warm-up and three measured steps, and the variable-length passes in 5 paired rounds;
+``trl-quick`` is its smoke test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from benchmarks.workspace import RunShape
 
-__all__ = ["SUITES", "Suite"]
+__all__ = ["SUITES", "Suite", "TrlSettings"]
+
+DEFAULT_SECTIONS = ("end_to_end", "scaling", "components", "vllm")
+
+
+@dataclass(frozen=True)
+class TrlSettings:
+    """How much of the TRL comparison (`benchmarks.trl`) and the variable-length passes to run."""
+
+    rounds: int  # interleaved rounds, each one fresh run of every layout
+    warmup_steps: int
+    measured_steps: int
+    worker_layouts: tuple[int, ...] = (1, 2)  # maxrl with its defaults on this many workers
+    variable_repeats: int = 5  # paired rounds of the variable-length comparison
+    variable_warmup: int = 1
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,8 @@ class Suite:
     measured_steps: int
     n_values: tuple[int, ...]  # rollout.n sweep, on scaling_shape.workers workers
     worker_values: tuple[int, ...]  # worker sweep, at rollout.n = scaling_shape.n
+    sections: tuple[str, ...] = DEFAULT_SECTIONS  # run by default (``--only`` picks some)
+    trl: TrlSettings | None = None  # the ``trl`` and ``variable_length`` sections' settings
 
 
 SUITES = {
@@ -60,3 +79,7 @@ SUITES = {
     ),
 }
 """Suites by name (``--suite``)."""
+SUITES["trl"] = replace(SUITES["cpu"], name="trl", sections=("trl", "variable_length"),
+                        trl=TrlSettings(rounds=4, warmup_steps=1, measured_steps=3))
+SUITES["trl-quick"] = replace(SUITES["quick"], name="trl-quick", sections=("trl", "variable_length"),
+                              trl=TrlSettings(rounds=1, warmup_steps=0, measured_steps=1, variable_repeats=1))

@@ -2,7 +2,11 @@
 
 * rollout: the framework takes at most 10% longer per generated token than the raw library call;
 * update: at most 15% longer per token than a bare PyTorch training loop;
-* scaling: the step time grows no faster than linearly in ``rollout.n``.
+* scaling: the step time grows no faster than linearly in ``rollout.n``;
+* TRL comparison: TRL's seconds per step at least twice maxrl's best default layout's, with a peak
+  memory (summed over the run's processes) no larger than TRL's;
+* variable-length responses: the update's tokens/s at least twice as high padding-free with a token
+  budget as with padded batches.
 
 The overhead targets are judged on the median ratio over all rounds of all trials; the range of the
 trials' own medians (``trial_range``, where there were several trials) shows how much one process
@@ -22,6 +26,15 @@ OVERHEAD_LIMITS = {
 
 LINEAR_LIMIT = 1.0
 """Largest allowed (t(n) / t(n_first)) / (n / n_first)."""
+
+TRL_SPEEDUP = 2.0
+"""Smallest allowed TRL s/step / maxrl s/step (best default layout, paired per round)."""
+
+MEMORY_LIMIT = 1.0
+"""Largest allowed maxrl / TRL peak memory (summed over each run's processes, paired per round)."""
+
+PADDING_FREE_GAIN = 2.0
+"""Smallest allowed update tokens/s, padding-free with a token budget / padded."""
 
 
 def _trial_range(trial_ratios: list[float]) -> list[float] | None:
@@ -58,4 +71,33 @@ def evaluate_targets(results: dict) -> list[dict]:
                 "limit": LINEAR_LIMIT,
                 "met": worst <= LINEAR_LIMIT,
             })
-    return rows
+    return rows + _trl_targets(results) + _variable_length_targets(results)
+
+
+def _target(text: str, value: float, limit: float, met: bool) -> dict:
+    return {"target": text, "value": round(value, 3), "trial_range": None, "limit": limit, "met": met}
+
+
+def _trl_targets(results: dict) -> list[dict]:
+    summary = results.get("trl", {}).get("summary", {})
+    best = summary.get("best_layout")
+    if best is None or best not in summary.get("ratios", {}):
+        return []
+    ratios = summary["ratios"][best]
+    speedup, memory = ratios["step"]["median"], ratios["peak_total_mib"]["median"]
+    return [
+        _target(f"TRL s/step / maxrl s/step ({best}, the best default layout) >= {TRL_SPEEDUP:g}", speedup,
+                TRL_SPEEDUP, speedup >= TRL_SPEEDUP),
+        _target(f"maxrl peak memory ({best}) / TRL's, summed over processes <= {MEMORY_LIMIT:g}", memory,
+                MEMORY_LIMIT, memory <= MEMORY_LIMIT),
+    ]
+
+
+def _variable_length_targets(results: dict) -> list[dict]:
+    comparisons = results.get("variable_length", {}).get("comparisons", [])
+    update = [c for c in comparisons if c["name"].startswith("update:")]
+    if not update:
+        return []
+    gain = update[0]["gain"]["median"]
+    return [_target(f"variable lengths: update tokens/s padding-free + token budget / padded >= "
+                    f"{PADDING_FREE_GAIN:g}", gain, PADDING_FREE_GAIN, gain >= PADDING_FREE_GAIN)]
