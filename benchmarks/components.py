@@ -115,7 +115,7 @@ def _one_trial(
             backend = build_rollout("hf", config=config, tokenizer=tokenizer, device="cpu", seed=0)
 
             def worker_generate() -> int:
-                return int(group.dispatch("generate_sequences", prompts)["response_mask"].sum())
+                return int(group.generate_sequences(prompts)["response_mask"].sum())
 
             def backend_generate() -> int:
                 return int(backend.generate(prompts, sampling)["response_mask"].sum())
@@ -127,10 +127,10 @@ def _one_trial(
                 {"rollout hf: worker.generate_sequences": worker_generate, "rollout hf: backend.generate": backend_generate},
                 "generated tokens", repeats, warmup, tree_cpu_seconds,
             )
-            samples = group.dispatch("generate_sequences", prompts)
+            samples = group.generate_sequences(prompts)
 
             def worker_log_probs() -> int:
-                group.dispatch("compute_log_prob", samples, calculate_entropy=True)
+                group.compute_log_prob(samples, calculate_entropy=True)
                 return _tokens(samples)
 
             def bare_forward() -> int:
@@ -141,11 +141,11 @@ def _one_trial(
             logger.info("log-prob: %d samples", len(samples))
             results |= compare(("bare forward", bare_forward), {"log-prob: worker.compute_log_prob": worker_log_probs},
                                "tokens", repeats, warmup, tree_cpu_seconds)
-            batch = _with_advantages(samples, group.dispatch("compute_log_prob", samples))
+            batch = _with_advantages(samples, group.compute_log_prob(samples))
             bare_update = BarePolicyUpdate(plain, config)
 
             def worker_update() -> int:
-                group.dispatch("update_actor", batch)
+                group.update_actor(batch)
                 return _tokens(batch)
 
             logger.info("update: %d samples", len(batch))

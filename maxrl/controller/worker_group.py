@@ -1,13 +1,15 @@
 """A WorkerGroup: one Ray actor per bundle of a resource pool, together one torch.distributed world.
 
-The driver talks to the group with three explicit calls (see `maxrl.controller.dispatch`):
-``broadcast`` (same call on every rank), ``dispatch`` (a batch split by data-parallel rank) and
-``rank_zero``. Every call waits at most ``timeout_s``; any failure (worker exception, dead worker,
-timeout) shuts the group down and raises a `WorkerGroupError` subclass, so the driver never hangs.
+The driver calls a worker method by its name on the group (``workers.update_actor(batch)``); how the call
+is shared out is the one declared next to the method (`maxrl.controller.methods`: ``@data_parallel``,
+``@on_all_ranks``, ``@rank_zero``; sharding in `maxrl.controller.dispatch`). Every call waits at most
+``timeout_s``; any failure (worker exception, dead worker, timeout) shuts the group down and raises a
+`WorkerGroupError` subclass naming the config key of the timeout, so the driver never hangs.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from maxrl.controller.errors import (
     WorkerGroupError,
     WorkerTimeoutError,
 )
+from maxrl.controller.methods import Dispatch, check_call, declared_methods
 from maxrl.controller.resources import ResourcePool
 from maxrl.controller.worker_host import WorkerHost
 from maxrl.data.batch import Batch
@@ -43,14 +46,18 @@ class WorkerGroup:
     """Start ``worker_cls(*init_args)`` on every bundle of `pool`, inside one distributed world.
 
     Args:
-        worker_cls: a plain class; built after ``init_process_group``. It may define
+        worker_cls: a plain class; built after ``init_process_group``. The methods it marks with a
+            `maxrl.controller.methods` decorator become methods of the group. It may define
             ``dp_rank_and_size() -> (int, int)`` when not every rank is its own data-parallel rank
             (e.g. tensor-parallel peers share one); by default rank r is data-parallel rank r.
         pool: where the workers run; one worker per bundle, ranks in the pool's node-contiguous order.
         init_args: passed to ``worker_cls`` on every rank.
-        timeout_s: the most any single call may take before the group is killed.
+        timeout_s: the most any single call may take before the group is killed (10 minutes by
+            default: long enough for a slow step, short enough that a frozen worker is noticed).
         start_timeout_s: the most start-up may take (actors scheduled, process group formed, workers
             built); defaults to `timeout_s`.
+        timeout_key: the config key that set `timeout_s` (and `start_timeout_s` when that is not given),
+            named in the log and in timeout errors so the user knows what to raise.
         env: extra environment variables for the worker processes (e.g. NCCL settings).
         torch_threads: intra-op threads per worker; ``None`` = the node's cores shared evenly by its workers.
     """
@@ -60,15 +67,21 @@ class WorkerGroup:
         worker_cls: type,
         pool: ResourcePool,
         *init_args: Any,
-        timeout_s: float = 1800.0,
+        timeout_s: float = 600.0,
         start_timeout_s: float | None = None,
+        timeout_key: str = "timeout_s",
         env: dict[str, str] | None = None,
         torch_threads: int | None = None,
     ):
+        self._timeout_keys = (timeout_key, timeout_key if start_timeout_s is None else "start_timeout_s")
         start_timeout_s = timeout_s if start_timeout_s is None else start_timeout_s
         if min(timeout_s, start_timeout_s) <= 0:
             raise ValueError(f"WorkerGroup: timeouts must be > 0, got {timeout_s=} and {start_timeout_s=}")
         self.worker_cls = worker_cls
+        self.methods = declared_methods(worker_cls)
+        clashes = sorted(name for name in self.methods if hasattr(type(self), name))
+        if clashes:
+            raise TypeError(f"{worker_cls.__name__} declares {clashes}, which are names of WorkerGroup itself; rename them")
         self.pool = pool
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
@@ -96,8 +109,10 @@ class WorkerGroup:
             self.shutdown()
             raise
         logger.info(
-            "worker group %s: world size %d (data-parallel %d), backend %s, rendezvous %s:%d",
+            "worker group %s: world size %d (data-parallel %d), backend %s, rendezvous %s:%d; a call that takes "
+            "longer than %g s (%s) ends the run",
             worker_cls.__name__, self.world_size, self.layout.dp_size, backend, master_addr, master_port,
+            timeout_s, timeout_key,
         )
 
     def _start_host(self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int | None):
@@ -119,25 +134,38 @@ class WorkerGroup:
         return self.layout.dp_size
 
     # ---------------------------------------------------------------- calls
-    def broadcast(self, method: str, *args: Any, **kwargs: Any) -> list[Any]:
-        """Call `method` with the same arguments on every rank; one result per rank, in rank order."""
-        self._check_callable(method)
-        payload = ray.put((args, kwargs))  # serialised once, shared by all ranks
-        return self._gather(method, [host.call.remote(method, payload) for host in self._hosts])
+    def __getattr__(self, name: str):
+        """A declared worker method as a method of the group, called in its declared mode."""
+        methods = self.__dict__.get("methods", {})
+        if name not in methods:
+            raise AttributeError(
+                f"{self.__dict__.get('worker_cls', type(None)).__name__} declares no method {name!r} for the driver "
+                f"(declared: {sorted(methods)}); mark worker methods with @data_parallel, @on_all_ranks or "
+                "@rank_zero from maxrl.controller.methods"
+            )
+        return functools.partial(self._call, name)
 
-    def rank_zero(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """Call `method` on rank 0 only (it must not enter a collective); return its result."""
-        self._check_callable(method)
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.__dict__.get("methods", {})})
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        mode = self.methods[method]
+        check_call(self.worker_cls.__name__, method, mode, args, kwargs)
+        self._check_alive()
+        if mode is Dispatch.DATA_PARALLEL:
+            return self._dispatch(method, args[0], kwargs)
+        if mode is Dispatch.ON_ALL_RANKS:
+            payload = ray.put((args, kwargs))  # serialised once, shared by all ranks
+            return self._gather(method, [host.call.remote(method, payload) for host in self._hosts])
         return self._gather(method, [self._hosts[0].call.remote(method, (args, kwargs))])[0]
 
-    def dispatch(self, method: str, batch: Batch, **kwargs: Any) -> Batch | list[Any]:
+    def _dispatch(self, method: str, batch: Batch, kwargs: dict[str, Any]) -> Batch | list[Any]:
         """Split `batch` by data-parallel rank, call ``method(shard, **kwargs)``, gather the results.
 
         Uneven batches are padded with copies of real rows (marked ``sample_valid == 0``) and the
         rows produced from padding are stripped again. `Batch` results are concatenated in
         data-parallel order; other results (e.g. metric dicts) come back as a list per data-parallel rank.
         """
-        self._check_callable(method)
         shards, num_pad = shard_batch(batch, self.layout.dp_size)
         payloads = [ray.put(((shard,), kwargs)) for shard in shards]
         outputs = self._gather(
@@ -147,12 +175,10 @@ class WorkerGroup:
         return gather_shards(kept, len(shards[0]), num_pad, method)
 
     # ------------------------------------------------------------- plumbing
-    def _check_callable(self, method: str) -> None:
+    def _check_alive(self) -> None:
         if not self._hosts:
             after = f" after: {self._failure}" if self._failure else ""
             raise WorkerGroupError(f"the {self.worker_cls.__name__} worker group is shut down{after}")
-        if not callable(getattr(self.worker_cls, method, None)):
-            raise AttributeError(f"{self.worker_cls.__name__} has no method {method!r}")
 
     def _gather(self, method: str, refs: Sequence[ray.ObjectRef], start_up: bool = False) -> list[Any]:
         """Results of `refs` (ref i belongs to rank i) in rank order; the first failure ends the group."""
@@ -163,7 +189,8 @@ class WorkerGroup:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
             if not ready:
-                knob, causes = ("start_timeout_s", _START_HANG_CAUSES) if start_up else ("timeout_s", _CALL_HANG_CAUSES)
+                knob, causes = (self._timeout_keys[1], _START_HANG_CAUSES) if start_up else (
+                    self._timeout_keys[0], _CALL_HANG_CAUSES)
                 self._fail([WorkerTimeoutError(method, sorted(pending.values()), timeout_s, knob, causes)])
             rank = pending.pop(ready[0])
             try:

@@ -205,7 +205,7 @@ class RayPPOTrainer:
     def _generate(self, prompts: Batch) -> tuple[Batch, dict[str, float]]:
         """``rollout.n`` samples per prompt, drawn from the seed of (trainer.seed, step, rank), and the
         rollout's ``rollout/*`` values from the batch's meta (e.g. the weight-sync check's gap)."""
-        batch = self.workers.dispatch("generate_sequences", prompts, validate=False, step=self.global_step)
+        batch = self.workers.generate_sequences(prompts, validate=False, step=self.global_step)
         return batch, {key: float(value) for key, value in batch.meta.items() if key.startswith("rollout/")}
 
     def _layout(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
@@ -238,14 +238,14 @@ class RayPPOTrainer:
     def _old_log_prob(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
         """The trainer's log-probs of the sampled tokens (the PPO ratio's denominator) and their gap to the
         sampler's. (``actor/entropy`` comes from the update's forward, over the same tokens.)"""
-        batch = batch.union(self.workers.dispatch("compute_log_prob", batch))
+        batch = batch.union(self.workers.compute_log_prob(batch))
         if "rollout_log_probs" not in batch:
             return batch, {}
         gap = rollout_mismatch_metrics(batch["rollout_log_probs"], batch["old_log_probs"], batch["response_mask"])
         return batch, gap
 
     def _ref_log_prob(self, batch: Batch) -> Batch:
-        return batch.union(self.workers.dispatch("compute_ref_log_prob", batch))
+        return batch.union(self.workers.compute_ref_log_prob(batch))
 
     def _advantage(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
         rewards, metrics = batch["token_level_scores"], {}
@@ -263,7 +263,7 @@ class RayPPOTrainer:
         return batch.union(Batch(fields)), metrics
 
     def _update_actor(self, batch: Batch) -> dict[str, float]:
-        return dict(self.workers.dispatch("update_actor", batch)[0])
+        return dict(self.workers.update_actor(batch)[0])
 
     def _validate(self) -> dict[str, float]:
         data = self.config.data
@@ -279,8 +279,8 @@ class RayPPOTrainer:
     # ------------------------------------------------------------------ checkpoints
     def _save(self) -> None:
         def save_actor(actor_dir: Path) -> None:
-            self.workers.broadcast("save_checkpoint", str(actor_dir))
-            self.workers.broadcast("export_hf", str(actor_dir / HF_DIR))
+            self.workers.save_checkpoint(str(actor_dir))
+            self.workers.export_hf(str(actor_dir / HF_DIR))
 
         trainer_state = {
             "global_step": self.global_step,
@@ -302,7 +302,7 @@ class RayPPOTrainer:
             return
         logger.info("resuming from %s", step_dir)
         loader_state, state = CheckpointManager.load(
-            step_dir, lambda actor_dir: self.workers.broadcast("load_checkpoint", str(actor_dir))
+            step_dir, lambda actor_dir: self.workers.load_checkpoint(str(actor_dir))
         )
         self.global_step = int(state["global_step"])
         if self.train_dataset is not None:  # (a validation-only run needs just the weights)

@@ -41,7 +41,7 @@ def validate(
         prompts = Batch.from_dict(batch_dict)
         uid = np.array([f"val-{batch_index}-{i}" for i in range(len(prompts))], dtype=object)
         prompts = prompts.union(Batch(non_tensors={"uid": uid}))
-        samples = worker_group.dispatch("generate_sequences", prompts, validate=True, step=step)
+        samples = worker_group.generate_sequences(prompts, validate=True, step=step)
         scored = score_batch(samples, tokenizer, reward_manager)
         sources.append(samples["data_source"])
         uids.append(samples["uid"])

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 
+from maxrl.controller.methods import data_parallel, on_all_ranks
 from maxrl.data.batch import Batch
 from maxrl.workers.batch_sizes import resolve_batch_sizes
 from maxrl.workers.checkpoint import export_hf_folder, load_sharded, save_sharded
@@ -108,6 +109,7 @@ class ActorRolloutRefWorker:
         for name, parameter in self.actor.named_parameters():
             yield name, parameter.full_tensor() if hasattr(parameter, "full_tensor") else parameter
 
+    @data_parallel
     def generate_sequences(self, prompts: Batch, validate: bool = False, step: int | None = None) -> Batch:
         """Samples for left-padded prompts: ``rollout.n`` per prompt (``val_kwargs`` when `validate`).
 
@@ -155,6 +157,7 @@ class ActorRolloutRefWorker:
             model, batch.to(self.device), temperature, micro_batching, with_entropy, self.forward_options
         )
 
+    @data_parallel
     def compute_log_prob(self, batch: Batch, calculate_entropy: bool = False) -> Batch:
         """``old_log_probs`` ``[N, R]`` of the responses under the actor (and ``entropys`` if asked)."""
         log_probs, entropy = self._log_probs(
@@ -165,6 +168,7 @@ class ActorRolloutRefWorker:
             fields["entropys"] = entropy.cpu()
         return Batch(fields)
 
+    @data_parallel
     def compute_ref_log_prob(self, batch: Batch) -> Batch:
         """``ref_log_prob`` ``[N, R]`` under the frozen initial policy."""
         if self.ref is None:
@@ -178,6 +182,7 @@ class ActorRolloutRefWorker:
         return Batch({"ref_log_prob": log_probs.cpu()})
 
     # ------------------------------------------------------------------ training
+    @data_parallel
     def update_actor(self, batch: Batch) -> dict[str, float]:
         """One training step on this rank's shard (arranged by `batch_sizes.update_order`); metrics are
         global and equal on every rank."""
@@ -204,6 +209,7 @@ class ActorRolloutRefWorker:
         contents = OmegaConf.select(self.config, f"actor_rollout_ref.actor.checkpoint.{key}", default=None)
         return set(contents) if contents is not None else {"model", "optimizer", "extra"}
 
+    @on_all_ranks
     def save_checkpoint(self, path: str) -> None:
         """Sharded model, optimizer, schedule and RNG into folder `path` (all ranks, shared filesystem)."""
         contents = self._checkpoint_contents("save_contents")
@@ -217,6 +223,7 @@ class ActorRolloutRefWorker:
         if "hf_model" in contents:
             self.export_hf(os.path.join(path, "huggingface"))
 
+    @on_all_ranks
     def load_checkpoint(self, path: str) -> None:
         """Restore what `save_checkpoint` wrote (the optimizer only if the checkpoint holds it)."""
         contents = self._checkpoint_contents("load_contents")
@@ -230,6 +237,7 @@ class ActorRolloutRefWorker:
                 torch.cuda.set_rng_state(extra["cuda_rng"])
         self._weights_version += 1
 
+    @on_all_ranks
     def export_hf(self, path: str) -> None:
         """The full actor weights (in the source model's dtype) and the tokenizer as a Hugging Face folder."""
         export_hf_folder(path, self.actor, self.tokenizer, self.export_dtype)

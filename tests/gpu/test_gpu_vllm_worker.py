@@ -44,24 +44,24 @@ def group(ray_cluster, model_dir):
 
 def test_vllm_in_the_worker_follows_the_actor_and_a_skipped_sync_stops_the_run(group, model_dir):
     batch = prompts(AutoTokenizer.from_pretrained(str(model_dir)))
-    samples = group.dispatch("generate_sequences", batch, step=0)
+    samples = group.generate_sequences(batch, step=0)
     assert len(samples) == len(batch) * N and samples.meta[WEIGHT_SYNC_METRIC] < BF16_TOLERANCE
     # asleep between generations: far below the 0.3 of the device vLLM holds while awake
-    assert group.broadcast("device_memory_fraction_in_use")[0] < 0.15
+    assert group.device_memory_fraction_in_use()[0] < 0.15
 
-    old = group.dispatch("compute_log_prob", samples)["old_log_probs"]
+    old = group.compute_log_prob(samples)["old_log_probs"]
     mask = samples["response_mask"].bool()
     assert (samples["rollout_log_probs"] - old)[mask].abs().max() < BF16_TOLERANCE
     advantages = torch.randn(len(samples), 1, generator=torch.Generator().manual_seed(0)).expand_as(old)
     update = samples.union(Batch({"old_log_probs": old, "advantages": advantages.clone()}))
-    group.dispatch("update_actor", update.reorder(update_order(len(update), len(update), 1)))
+    group.update_actor(update.reorder(update_order(len(update), len(update), 1)))
 
-    after = group.dispatch("generate_sequences", batch, step=1)  # streams the updated weights into vLLM
+    after = group.generate_sequences(batch, step=1)  # streams the updated weights into vLLM
     assert after.meta[WEIGHT_SYNC_METRIC] < BF16_TOLERANCE
-    actor = group.dispatch("compute_log_prob", after)["old_log_probs"]
+    actor = group.compute_log_prob(after)["old_log_probs"]
     assert (after["rollout_log_probs"] - actor)[after["response_mask"].bool()].abs().max() < BF16_TOLERANCE
-    assert group.broadcast("device_memory_fraction_in_use")[0] < 0.15
+    assert group.device_memory_fraction_in_use()[0] < 0.15
 
-    group.broadcast("pretend_rollout_is_current")
+    group.pretend_rollout_is_current()
     with pytest.raises(WorkerError, match="WeightSyncError"):
-        group.dispatch("generate_sequences", batch, step=2)
+        group.generate_sequences(batch, step=2)

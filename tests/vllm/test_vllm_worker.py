@@ -59,7 +59,7 @@ def prompts(vllm_tokenizer):
 
 def assert_actor_agrees(group, samples):
     """The actor's log-probs of the sampled tokens equal the ones vLLM reported; returns the actor's."""
-    actor = group.dispatch("compute_log_prob", samples)["old_log_probs"]
+    actor = group.compute_log_prob(samples)["old_log_probs"]
     mask = samples["response_mask"].bool()
     torch.testing.assert_close(samples["rollout_log_probs"][mask], actor[mask], atol=ATOL, rtol=0)
     return actor
@@ -69,26 +69,26 @@ def update(group, samples, old_log_probs):
     advantages = torch.randn(len(samples), 1, generator=torch.Generator().manual_seed(0))
     batch = samples.union(Batch({"old_log_probs": old_log_probs,
                                  "advantages": advantages.expand_as(old_log_probs).clone()}))
-    group.dispatch("update_actor", batch.reorder(update_order(len(batch), len(batch), WORLD_SIZE)))
+    group.update_actor(batch.reorder(update_order(len(batch), len(batch), WORLD_SIZE)))
 
 
 def test_vllm_follows_the_actor_through_an_update_and_a_skipped_sync_is_caught(group, prompts):
-    samples = group.dispatch("generate_sequences", prompts, step=0)
+    samples = group.generate_sequences(prompts, step=0)
     assert len(samples) == len(TEXTS) * N
     assert list(samples["uid"]) == [uid for i in range(len(TEXTS)) for uid in [f"prompt{i}"] * N]
     assert samples.meta[WEIGHT_SYNC_METRIC] < ATOL  # the first sync replaced vLLM's random weights
     old_log_probs = assert_actor_agrees(group, samples)
 
     update(group, samples, old_log_probs)
-    moved = group.dispatch("compute_log_prob", samples)["old_log_probs"]
+    moved = group.compute_log_prob(samples)["old_log_probs"]
     mask = samples["response_mask"].bool()
     assert (moved - old_log_probs)[mask].abs().max() > 0.05, "the update must change the policy visibly"
 
-    after = group.dispatch("generate_sequences", prompts, step=1)  # syncs the updated weights
+    after = group.generate_sequences(prompts, step=1)  # syncs the updated weights
     assert after.meta[WEIGHT_SYNC_METRIC] < ATOL
     assert_actor_agrees(group, after)
 
-    update(group, after, group.dispatch("compute_log_prob", after)["old_log_probs"])
-    group.broadcast("pretend_rollout_is_current")
+    update(group, after, group.compute_log_prob(after)["old_log_probs"])
+    group.pretend_rollout_is_current()
     with pytest.raises(WorkerError, match="WeightSyncError"):
-        group.dispatch("generate_sequences", prompts, step=2)
+        group.generate_sequences(prompts, step=2)

@@ -1,10 +1,12 @@
 """A worker class for the vLLM worker-group tests (shipped to Ray actors by value)."""
 
+from maxrl.controller.methods import on_all_ranks
 from maxrl.workers import ActorRolloutRefWorker
 
 
 class SyncSkippingWorker(ActorRolloutRefWorker):
     """The real worker, plus a way to simulate a bookkeeping bug that skips the next weight sync."""
 
+    @on_all_ranks
     def pretend_rollout_is_current(self) -> None:
         self._rollout_version = self._weights_version

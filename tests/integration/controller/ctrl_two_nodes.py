@@ -35,16 +35,16 @@ def main() -> None:
         group = WorkerGroup(ctrl_workers.TensorParallelPairs, pool, 100.0, timeout_s=60, start_timeout_s=240)
         group_ready = time.monotonic()
         batch = Batch({"x": torch.arange(5.0)}, {"uid": list("abcde")})
-        out = group.dispatch("add_offset", batch)
+        out = group.add_offset(batch)
         report = {
             "node_ids": sorted(node.node_id for node in nodes),
-            "where": group.broadcast("where"),
-            "all_reduce": group.broadcast("all_reduce_rank", 1.0),
+            "where": group.where(),
+            "all_reduce": group.all_reduce_rank(1.0),
             "dp_size": group.dp_size,
             "dispatch_y": out["y"].tolist(),
             "dispatch_uid": list(out["uid"]),
             "dispatch_rank": [int(r) for r in out["rank"]],
-            "valid_counts": group.dispatch("count_valid", batch),
+            "valid_counts": group.count_valid(batch),
             "seconds": {"cluster": cluster_ready - started, "worker_group": group_ready - cluster_ready},
         }
         group.shutdown()

@@ -7,6 +7,7 @@ import ray
 import torch
 import torch.distributed as dist
 
+from maxrl.controller.methods import data_parallel, on_all_ranks, rank_zero
 from maxrl.data.batch import Batch
 
 
@@ -16,6 +17,7 @@ class EchoWorker:
     def __init__(self, offset: float):
         self.offset = offset
 
+    @on_all_ranks
     def where(self) -> dict:
         return {
             "rank": int(os.environ["RANK"]),
@@ -27,11 +29,17 @@ class EchoWorker:
             "env_flag": os.environ.get("MAXRL_CTRL_TEST_FLAG"),
         }
 
+    @on_all_ranks
     def all_reduce_rank(self, scale: float) -> float:
         value = torch.tensor([scale * (dist.get_rank() + 1)])
         dist.all_reduce(value)
         return float(value)
 
+    @rank_zero
+    def rank_on_rank_zero(self) -> int:
+        return dist.get_rank()
+
+    @data_parallel
     def add_offset(self, batch: Batch, times: int = 1) -> Batch:
         """`times` output rows per input row (like n samples per prompt), tagged with this rank."""
         out = batch.repeat(times)
@@ -40,20 +48,24 @@ class EchoWorker:
             {"uid": out["uid"], "rank": [dist.get_rank()] * len(out)},
         )
 
+    @data_parallel
     def count_valid(self, batch: Batch) -> dict:
         return {"rows": len(batch), "valid": float(batch["sample_valid"].sum())}
 
+    @on_all_ranks
     def fail_on_rank(self, rank: int, message: str) -> int:
         if dist.get_rank() == rank:
             raise ValueError(message)
         return dist.get_rank()
 
+    @on_all_ranks
     def exit_on_rank(self, rank: int) -> int:
         if dist.get_rank() == rank:
             os._exit(1)
         dist.barrier()  # the surviving rank waits for its dead peer, as in a real collective
         return dist.get_rank()
 
+    @on_all_ranks
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 

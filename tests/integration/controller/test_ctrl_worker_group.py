@@ -55,8 +55,8 @@ def spare_pool(ray_cluster):
     pool.shutdown()
 
 
-def spare_group(pool: ResourcePool, timeout_s: float) -> WorkerGroup:
-    return WorkerGroup(ctrl_workers.EchoWorker, pool, 0.0, timeout_s=timeout_s, start_timeout_s=START_TIMEOUT_S)
+def spare_group(pool: ResourcePool, timeout_s: float, **kwargs) -> WorkerGroup:
+    return WorkerGroup(ctrl_workers.EchoWorker, pool, 0.0, timeout_s=timeout_s, start_timeout_s=START_TIMEOUT_S, **kwargs)
 
 
 def batch_of(rows: int) -> Batch:
@@ -64,7 +64,7 @@ def batch_of(rows: int) -> Batch:
 
 
 def test_broadcast_returns_one_result_per_rank_in_a_real_world(echo_group):
-    where = echo_group.broadcast("where")
+    where = echo_group.where()
     assert [w["rank"] for w in where] == [0, 1] == [w["dist_rank"] for w in where]
     assert [w["world_size"] for w in where] == [2, 2]
     assert [w["local_rank"] for w in where] == [0, 1]
@@ -73,11 +73,11 @@ def test_broadcast_returns_one_result_per_rank_in_a_real_world(echo_group):
 
 
 def test_all_reduce_spans_the_group(echo_group):
-    assert echo_group.broadcast("all_reduce_rank", 2.0) == [6.0, 6.0]  # 2 * (1 + 2) on both ranks
+    assert echo_group.all_reduce_rank(2.0) == [6.0, 6.0]  # 2 * (1 + 2) on both ranks
 
 
 def test_uneven_dispatch_round_trip_keeps_order_and_strips_padding(echo_group):
-    out = echo_group.dispatch("add_offset", batch_of(5))
+    out = echo_group.add_offset(batch_of(5))
     assert out["y"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0]
     assert list(out["uid"]) == ["p0", "p1", "p2", "p3", "p4"]
     assert list(out["rank"]) == [0, 0, 0, 1, 1]  # 3 + 3 padded rows, the pad row stripped
@@ -85,53 +85,62 @@ def test_uneven_dispatch_round_trip_keeps_order_and_strips_padding(echo_group):
 
 
 def test_dispatch_with_several_outputs_per_row(echo_group):
-    out = echo_group.dispatch("add_offset", batch_of(3), times=2)
+    out = echo_group.add_offset(batch_of(3), times=2)
     assert out["y"].tolist() == [10.0, 10.0, 11.0, 11.0, 12.0, 12.0]
     assert list(out["uid"]) == ["p0", "p0", "p1", "p1", "p2", "p2"]
 
 
 def test_dispatch_of_metrics_sees_the_pad_marks(echo_group):
-    assert echo_group.dispatch("count_valid", batch_of(3)) == [
+    assert echo_group.count_valid(batch_of(3)) == [
         {"rows": 2, "valid": 2.0},
         {"rows": 2, "valid": 1.0},
     ]
 
 
 def test_rank_zero_and_unknown_methods(echo_group):
-    assert echo_group.rank_zero("where")["rank"] == 0
-    with pytest.raises(AttributeError, match="EchoWorker has no method 'nope'"):
-        echo_group.broadcast("nope")
-    assert echo_group.broadcast("all_reduce_rank", 1.0) == [3.0, 3.0]  # still usable afterwards
+    assert echo_group.rank_on_rank_zero() == 0
+    with pytest.raises(AttributeError, match="EchoWorker declares no method 'nope' for the driver"):
+        echo_group.nope()
+    assert echo_group.all_reduce_rank(1.0) == [3.0, 3.0]  # still usable afterwards
+
+
+def test_a_call_in_the_wrong_mode_is_refused_before_reaching_the_workers(echo_group):
+    with pytest.raises(TypeError, match=r"EchoWorker.where\(\) is declared @on_all_ranks but was given a Batch"):
+        echo_group.where(batch_of(2))
+    with pytest.raises(TypeError, match=r"add_offset\(\) is declared @data_parallel: its first argument must be"):
+        echo_group.add_offset(2)
+    assert echo_group.all_reduce_rank(1.0) == [3.0, 3.0]  # refused calls leave the group usable
 
 
 def test_worker_exception_carries_rank_and_traceback(spare_pool):
     with spare_group(spare_pool, CALL_TIMEOUT_S) as group:
         with pytest.raises(WorkerError) as caught:
-            group.broadcast("fail_on_rank", 1, "bad input on purpose")
+            group.fail_on_rank(1, "bad input on purpose")
         assert caught.value.rank == 1 and caught.value.method == "fail_on_rank"
         assert "ValueError: bad input on purpose" in str(caught.value)
         assert "ctrl_workers.py" in caught.value.remote_traceback  # the worker's own frames
         with pytest.raises(WorkerGroupError, match="shut down after: worker rank 1 raised ValueError"):
-            group.broadcast("where")
+            group.where()
 
 
 def test_worker_killed_mid_call_gives_a_clear_error_within_the_timeout(spare_pool):
     with spare_group(spare_pool, CALL_TIMEOUT_S) as group:
         started = time.monotonic()
         with pytest.raises(WorkerDiedError, match="worker rank 0 died during exit_on_rank") as caught:
-            group.broadcast("exit_on_rank", 0)  # rank 1 is left waiting in a barrier
+            group.exit_on_rank(0)  # rank 1 is left waiting in a barrier
         assert caught.value.rank == 0
         assert time.monotonic() - started < CALL_TIMEOUT_S
 
 
 def test_hung_call_times_out_and_the_group_is_shut_down(spare_pool):
-    with spare_group(spare_pool, 3) as group:
+    with spare_group(spare_pool, 3, timeout_key="trainer.worker_timeout_s") as group:
         started = time.monotonic()
-        with pytest.raises(WorkerTimeoutError, match=r"sleep\(\) did not finish within timeout_s=3 on ranks \[0, 1\]"):
-            group.broadcast("sleep", 600)
+        with pytest.raises(WorkerTimeoutError, match=r"sleep\(\) did not finish within trainer.worker_timeout_s=3 "
+                           r"on ranks \[0, 1\] .* Raise trainer.worker_timeout_s"):
+            group.sleep(600)
         assert 3 <= time.monotonic() - started < 30
         with pytest.raises(WorkerGroupError, match="shut down after"):
-            group.dispatch("add_offset", batch_of(2))
+            group.add_offset(batch_of(2))
 
 
 def test_pool_larger_than_the_cluster_names_the_config_keys(ray_cluster):
@@ -149,4 +158,4 @@ def test_busy_cluster_fails_with_what_ray_reports(pool, spare_pool):
 def test_second_group_on_a_busy_pool_times_out_at_start(pool, echo_group):
     with pytest.raises(WorkerTimeoutError, match=r"within start_timeout_s=2 .* another worker group still using"):
         WorkerGroup(ctrl_workers.EchoWorker, pool, 0.0, timeout_s=CALL_TIMEOUT_S, start_timeout_s=2)
-    assert echo_group.broadcast("all_reduce_rank", 1.0) == [3.0, 3.0]  # the first group is unaffected
+    assert echo_group.all_reduce_rank(1.0) == [3.0, 3.0]  # the first group is unaffected
