@@ -6,7 +6,13 @@ Nothing here imports Ray or models, so every formula is testable in isolation (d
 
 from maxrl.algorithms import advantages  # noqa: F401  (registers the built-in estimators)
 from maxrl.algorithms.grouping import GroupIndex
-from maxrl.algorithms.kl import AdaptiveKLController, FixedKLController, build_kl_controller, kl_penalty
+from maxrl.algorithms.kl import (
+    KL_TYPES,
+    AdaptiveKLController,
+    FixedKLController,
+    build_kl_controller,
+    kl_penalty,
+)
 from maxrl.algorithms.logprob import entropy_from_logits, log_probs_from_logits
 from maxrl.algorithms.losses import LOSS_AGG_MODES, agg_loss, loss_normalizer
 from maxrl.algorithms.metrics import (
@@ -31,8 +37,9 @@ from maxrl.algorithms.rollout_correction import Correction, RolloutCorrection
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
-    "POLICY_LOSSES",
+    "KL_TYPES",
     "LOSS_AGG_MODES",
+    "POLICY_LOSSES",
     "AdaptiveKLController",
     "AdvantageSpec",
     "BestWorst",

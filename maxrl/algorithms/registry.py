@@ -41,6 +41,10 @@ class AdvantageSpec:
     fn: Callable  # (token_level_rewards, response_mask, group_ids, **knobs) -> (advantages, returns)
     min_group_size: int  # smallest group (responses per prompt) the estimator is defined for
     extra_inputs: tuple[str, ...]  # keyword inputs besides rewards, e.g. ("values",) for gae
+    # True when the advantages already carry the group mean's 1/N (the Maclaurin family, vr_cond): summed
+    # over a group, not averaged, they give the estimator's gradient. A loss that averages over the N samples
+    # itself (the vision task) multiplies them by N to get every estimator's gradient at the same scale.
+    divided_by_group_size: bool = False
 
 
 _ADVANTAGE_SPECS: dict[str, AdvantageSpec] = {}
@@ -66,11 +70,13 @@ def _check_advantage_inputs(name: str, token_level_rewards, response_mask, group
 
 
 def register_advantage(name: str, *, min_group_size: int = 1, extra_inputs: tuple[str, ...] = (),
+                       divided_by_group_size: bool = False,
                        override: bool = False) -> Callable[[Callable], Callable]:
     """Register `fn(token_level_rewards, response_mask, group_ids, **knobs) -> (advantages, returns)`.
 
     The registered function validates shapes, extra inputs and group sizes, then calls `fn` with the knobs
-    its signature names. `override=True` replaces an existing estimator of the same name.
+    its signature names. `divided_by_group_size` declares the scale (see `AdvantageSpec`). `override=True`
+    replaces an existing estimator of the same name.
     """
 
     def decorator(fn: Callable) -> Callable:
@@ -89,7 +95,7 @@ def register_advantage(name: str, *, min_group_size: int = 1, extra_inputs: tupl
                 GroupIndex.from_ids(group_ids).require_min_size(min_group_size, name)
             return fn(token_level_rewards, response_mask, group_ids, **known_knobs(knobs))
 
-        spec = AdvantageSpec(name, estimator, int(min_group_size), tuple(extra_inputs))
+        spec = AdvantageSpec(name, estimator, int(min_group_size), tuple(extra_inputs), bool(divided_by_group_size))
         _ADVANTAGE_SPECS[name] = spec
         _ADVANTAGE_FNS[name] = estimator
         return estimator

@@ -14,6 +14,9 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from maxrl.algorithms import KL_TYPES, LOSS_AGG_MODES
+from maxrl.config.choices import KNOWN_BACKENDS, SUPPORTED_EXTRA_INPUTS
+
 logger = logging.getLogger(__name__)
 
 Rule = Callable[[Any], "str | None"]  # returns what is wrong with a value, or None when it is fine
@@ -100,8 +103,6 @@ def equals(expected: Any, why: str) -> Rule:
 
 
 DTYPES = ("fp32", "bf16", "fp16", "float32", "bfloat16", "float16")
-KL_TYPES = ("kl", "k1", "abs", "mse", "k2", "low_var_kl", "k3")
-LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 RECOMPUTE_OLD_LOG_PROB_MODES = ("auto", "always")  # see maxrl.trainer.old_log_probs
 
 # Keys and the rule each value must satisfy. Keys a verl script may add with `+` are checked only if present.
@@ -237,8 +238,6 @@ def check_types(cfg: DictConfig) -> Iterator[str]:
         if problem:
             yield f"{_show(key, value)} {problem}"
     loggers = select(cfg, "trainer.logger")
-    from maxrl.trainer.tracking import KNOWN_BACKENDS
-
     unknown = [name for name in as_list(loggers) if name not in KNOWN_BACKENDS]
     if unknown:
         yield f"trainer.logger={as_list(loggers)} has unknown backends {unknown}; choose from {list(KNOWN_BACKENDS)}"
@@ -277,7 +276,6 @@ def check_files(cfg: DictConfig) -> Iterator[str]:
 
 def check_estimator(cfg: DictConfig) -> Iterator[str]:
     from maxrl.algorithms import get_advantage_spec
-    from maxrl.trainer.extra_inputs import SUPPORTED_EXTRA_INPUTS
 
     name = select(cfg, "algorithm.adv_estimator")
     try:

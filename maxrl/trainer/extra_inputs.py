@@ -2,16 +2,14 @@
 
 The step loop never branches on the estimator's name: it reads `get_advantage_spec(name).extra_inputs`
 and passes each named input from the batch. Inputs with no source here (critic ``values`` for ``gae``,
-greedy ``reward_baselines`` for ``remax``) are rejected by `maxrl.config.checks` before anything starts.
+greedy ``reward_baselines`` for ``remax``) are rejected by `maxrl.config.checks` before anything starts;
+the inputs that have one are listed in `maxrl.config.choices.SUPPORTED_EXTRA_INPUTS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-
-SUPPORTED_EXTRA_INPUTS = frozenset({"old_log_probs", "rollout_log_probs", "responses", "prompts", "attention_mask"})
-"""Per-sample fields every training batch holds by the time advantages are computed."""
 
 
 def gather_extra_inputs(names: Iterable[str], batch: Any) -> dict[str, Any]:

@@ -17,10 +17,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from maxrl.config import MAIN_CONFIG
-from maxrl.config.checks import ConfigError, as_list, check_config
 
-# torch, Ray and the model code are imported inside the functions that need them, so that
-# `--cfg job` and config errors come back in a second.
+# torch, Ray and the model code are imported inside the functions that need them, after the config checks,
+# so that `--cfg job` comes back in a second and config errors in two.
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +102,8 @@ def dataset_class(config: DictConfig) -> type:
 
 def build_datasets(config: DictConfig, tokenizer):
     """The training and validation datasets (either may be None when its files are not set)."""
+    from maxrl.config.checks import as_list
+
     cls = dataset_class(config)
     train_files, val_files = as_list(config.data.train_files), as_list(config.data.val_files)
     train = cls(train_files, tokenizer, config.data) if train_files else None
@@ -123,6 +124,10 @@ def make_reward_manager(config: DictConfig):
 
 def run_ppo(config: DictConfig) -> dict[str, float]:
     """Validate the config, build every part, train; return the last step's metrics."""
+    from maxrl.config.checks import check_config
+
+    check_config(config)  # before the heavy imports below: a config error comes back in under two seconds
+
     import numpy as np
     import ray
     import torch
@@ -132,7 +137,6 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     from maxrl.utils.atomic import write_text_atomic
     from maxrl.workers import ActorRolloutRefWorker
 
-    check_config(config)
     seed = int(config.trainer.seed)
     random.seed(seed)
     np.random.seed(seed)
@@ -155,7 +159,7 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
         )
         workers = WorkerGroup(
             ActorRolloutRefWorker, pool, worker_config(config, total_steps),
-            timeout_s=float(config.trainer.worker_timeout_s),
+            timeout_s=float(config.trainer.worker_timeout_s), timeout_key="trainer.worker_timeout_s",
             torch_threads=config.trainer.get("cpu_threads_per_worker"),
         )
         trainer = RayPPOTrainer(config, tokenizer, workers, reward_manager, train_dataset, val_dataset)
@@ -172,6 +176,8 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
 
 @hydra.main(config_path="../config", config_name=MAIN_CONFIG, version_base=None)
 def main(config: DictConfig) -> None:
+    from maxrl.config.checks import ConfigError
+
     try:
         run_ppo(config)
     except ConfigError as error:  # the problems alone, without a traceback through Hydra

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from maxrl.config.choices import KNOWN_BACKENDS
 from maxrl.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -115,23 +116,27 @@ class FileBackend:
 
 
 class ConsoleBackend:
-    """A tqdm progress bar over the training steps and, above it, one line of headline metrics per step."""
+    """A tqdm progress bar over the training steps and, above it, one line of headline metrics per step:
+    the `headline` metrics present (``{metric: label}``), then every other ``val/*`` metric."""
 
-    def __init__(self, total_steps: int, start_step: int):
+    def __init__(self, total_steps: int, start_step: int, headline: Mapping[str, str] = CONSOLE_HEADLINE):
         from tqdm import tqdm
 
         self._bar = tqdm(total=total_steps, initial=start_step, desc="training", unit="step", dynamic_ncols=True)
         self._step = start_step
+        self.headline = dict(headline)
 
     @staticmethod
-    def format_line(metrics: Mapping[str, float], step: int) -> str:
+    def format_line(metrics: Mapping[str, float], step: int, headline: Mapping[str, str] = CONSOLE_HEADLINE) -> str:
         parts = [f"step {step}"]
-        parts += [f"{label} {metrics[key]:.4g}" for key, label in CONSOLE_HEADLINE.items() if key in metrics]
-        parts += [f"{key} {value:.4g}" for key, value in sorted(metrics.items()) if key.startswith("val/")]
+        parts += [f"{label} {metrics[key]:.4g}" for key, label in headline.items() if key in metrics]
+        parts += [
+            f"{key} {value:.4g}" for key, value in sorted(metrics.items()) if key.startswith("val/") and key not in headline
+        ]
         return " | ".join(parts)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
-        self._bar.write(self.format_line(metrics, step))
+        self._bar.write(self.format_line(metrics, step, self.headline))
         if step > self._step:
             self._bar.update(step - self._step)
             self._step = step
@@ -180,11 +185,9 @@ class WandbBackend:
         self._run.finish()
 
 
-KNOWN_BACKENDS = ("console", "file", "wandb", "tensorboard")
-
-
 class Tracker:
-    """Fans `log(metrics, step)` out to the backends named in `trainer.logger`."""
+    """Fans `log(metrics, step)` out to the backends named in `trainer.logger`; `headline` picks the metrics
+    of the console line (a task other than LLM training, e.g. vision, names its own)."""
 
     def __init__(
         self,
@@ -196,6 +199,7 @@ class Tracker:
         total_steps: int,
         start_step: int = 0,
         wandb_run_id: str | None = None,
+        headline: Mapping[str, str] = CONSOLE_HEADLINE,
     ):
         run_dir = Path(run_dir)
         unknown = sorted(set(backends) - set(KNOWN_BACKENDS))
@@ -204,7 +208,7 @@ class Tracker:
         self._backends: dict[str, Backend] = {}
         for name in dict.fromkeys(backends):  # keep order, drop repeats
             if name == "console":
-                self._backends[name] = ConsoleBackend(total_steps, start_step)
+                self._backends[name] = ConsoleBackend(total_steps, start_step, headline)
             elif name == "file":
                 self._backends[name] = FileBackend(run_dir / METRICS_FILE, start_step)
             elif name == "tensorboard":

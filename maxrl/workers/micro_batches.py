@@ -13,11 +13,13 @@ so none of this changes a result (parity test in ``tests/unit/workers/test_wrk_m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 
-from maxrl.data.batch import Batch
+if TYPE_CHECKING:  # the driver's config checks import this module; tensordict would add a second to them
+    from maxrl.data.batch import Batch
 
 __all__ = ["MicroBatching", "token_budget_plan"]
 

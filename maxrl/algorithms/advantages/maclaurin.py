@@ -95,21 +95,21 @@ def _order_t_advantage(table, token_level_rewards, response_mask, group_ids, tru
     return advantages, advantages
 
 
-@register_advantage("maclaurin")
+@register_advantage("maclaurin", divided_by_group_size=True)
 def maclaurin_advantage(token_level_rewards, response_mask, group_ids, truncate_order: int = 16):
     """Unbiased for ∇J^(min(T, N)); no baseline beyond the k = 1 success form."""
     return _order_t_advantage(maclaurin_weights, token_level_rewards, response_mask, group_ids,
                               truncate_order)
 
 
-@register_advantage("cross_fitted_maclaurin")
+@register_advantage("cross_fitted_maclaurin", divided_by_group_size=True)
 def cross_fitted_maclaurin_advantage(token_level_rewards, response_mask, group_ids, truncate_order: int = 16):
     """Unbiased for ∇J^(min(T, N)); lower variance than `maclaurin` via disjoint-subset baselines."""
     return _order_t_advantage(cross_fitted_maclaurin_weights, token_level_rewards, response_mask, group_ids,
                               truncate_order)
 
 
-@register_advantage("oversample_subset_vr")
+@register_advantage("oversample_subset_vr", divided_by_group_size=True)
 def oversample_subset_vr_advantage(token_level_rewards, response_mask, group_ids, truncate_order: int = 16):
     """Unbiased for ∇J^(min(T, N)): MaxRL's order-T conditional estimator averaged over T-subsets."""
     return _order_t_advantage(oversample_subset_vr_weights, token_level_rewards, response_mask, group_ids,

@@ -49,7 +49,7 @@ def vr_cond_weights(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return success, failure
 
 
-@register_advantage("vr_cond")
+@register_advantage("vr_cond", divided_by_group_size=True)
 def vr_cond_advantage(token_level_rewards, response_mask, group_ids):
     """Per-sample weights of the conditional estimator minus (1/N)ΣS_i on every group (already ÷N)."""
     scores = sequence_scores(token_level_rewards, response_mask)

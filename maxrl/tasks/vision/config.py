@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, OmegaConf
 
+from maxrl.config.choices import KNOWN_BACKENDS
 from maxrl.tasks.vision.models import MODEL_NAMES
-from maxrl.trainer.tracking import KNOWN_BACKENDS
 
 OFFLINE_DATASETS = ("digits", "gaussian_mixture")
 IMAGE_DATASETS = ("cifar10", "cifar100", "imagenet")
@@ -96,7 +96,13 @@ class VisionConfig:
 
 
 def build_config(overrides: list[str] | None = None) -> DictConfig:
-    """The default config with dotted ``key=value`` overrides applied and checked."""
+    """The default config with dotted ``key=value`` overrides applied and checked.
+
+    Every vision run starts here, so this is where the task's REINFORCE estimators join the shared registry
+    (explicitly, never on import: `maxrl.tasks.vision.estimators`)."""
+    from maxrl.tasks.vision.estimators import register_estimators
+
+    register_estimators()
     config = OmegaConf.structured(VisionConfig)
     if overrides:
         malformed = [item for item in overrides if "=" not in item]

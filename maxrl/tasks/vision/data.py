@@ -7,8 +7,6 @@ Evaluation shards the eval set by rank without padding, so summed metrics count 
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader, DistributedSampler, Subset
@@ -17,6 +15,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from maxrl.tasks.vision.distributed import DistInfo
 from maxrl.tasks.vision.image_data import IMAGE_PRESETS, load_image_classification
 from maxrl.tasks.vision.offline_data import ClassificationData, load_digits_data, make_gaussian_mixture_data
+from maxrl.utils.stateful_loader import stateful_dataloader
 
 
 def load_classification_data(data: DictConfig) -> ClassificationData:
@@ -49,12 +48,10 @@ def build_train_loader(
     sampler = DistributedSampler(
         dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed, drop_last=True
     )
-    with warnings.catch_warnings():  # torchdata's constructor calls the deprecated torch.set_vital
-        warnings.filterwarnings("ignore", message="'set_vital' is deprecated", category=UserWarning)
-        loader = StatefulDataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, drop_last=True, num_workers=num_workers,
-            pin_memory=info.device.type == "cuda", persistent_workers=num_workers > 0,
-        )
+    loader = stateful_dataloader(
+        dataset, batch_size=batch_size, sampler=sampler, drop_last=True, num_workers=num_workers,
+        pin_memory=info.device.type == "cuda", persistent_workers=num_workers > 0,
+    )
     return loader, sampler
 
 

@@ -6,7 +6,9 @@
   This is exactly Dr.GRPO, i.e. the shared ``grpo`` estimator with ``norm_adv_by_std_in_grpo=False``, so it is
   registered as that call rather than as a second implementation.
 
-Each name is registered only when ``maxrl.algorithms`` does not already provide it.
+`register_estimators()` adds them, each only when ``maxrl.algorithms`` does not already provide it. The vision
+entry points call it (`maxrl.tasks.vision.config.build_config`); importing the task registers nothing, so the
+LLM trainer's registry is the same whether or not the vision task was imported.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _REINFORCE_FAMILY = {
     "reinforce_with_baseline": (reinforce_with_baseline_advantage, 2),
 }
 
-for _name, (_fn, _min_group_size) in _REINFORCE_FAMILY.items():
-    if _name not in algorithms.ADVANTAGE_ESTIMATORS:
-        algorithms.register_advantage(_name, min_group_size=_min_group_size)(_fn)
+def register_estimators() -> None:
+    """Register the REINFORCE variants in the shared registry (idempotent)."""
+    for name, (fn, min_group_size) in _REINFORCE_FAMILY.items():
+        if name not in algorithms.ADVANTAGE_ESTIMATORS:
+            algorithms.register_advantage(name, min_group_size=min_group_size)(fn)

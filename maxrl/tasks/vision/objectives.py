@@ -19,22 +19,16 @@ import torch
 import torch.nn.functional as F
 
 from maxrl import algorithms
-from maxrl.tasks.vision import estimators  # noqa: F401  (registers reinforce / reinforce_with_baseline)
 
 CROSS_ENTROPY = "cross_entropy"
-
-# Estimators whose output is a per-sample weight that already includes the 1/N of the group mean (the
-# Maclaurin family and vr_cond document this). The loss above averages over the N samples itself, so these
-# are multiplied by N: then for every objective the loss gradient is the estimator's gradient, at the same
-# scale. (The LLM trainer, like verl, uses them unscaled.) tests/unit/vision checks each one's expectation.
-PER_SAMPLE_WEIGHT_ESTIMATORS = frozenset({"maclaurin", "cross_fitted_maclaurin", "oversample_subset_vr", "vr_cond"})
 PAPER_OBJECTIVES = (
     CROSS_ENTROPY, "maxrl", "grpo", "rloo", "reinforce_with_baseline", "reinforce", "maclaurin", "pkpo",
 )
 
 
 def known_objectives() -> tuple[str, ...]:
-    """cross_entropy plus every advantage estimator registered in maxrl.algorithms."""
+    """cross_entropy plus every advantage estimator registered in maxrl.algorithms (the REINFORCE variants
+    once `maxrl.tasks.vision.estimators.register_estimators` has run)."""
     return (CROSS_ENTROPY, *sorted(algorithms.ADVANTAGE_ESTIMATORS))
 
 
@@ -104,7 +98,10 @@ def label_advantage_weights(
         **knobs,
     )
     advantages = advantages.reshape(batch, num_samples).detach()
-    if estimator in PER_SAMPLE_WEIGHT_ESTIMATORS:
+    # The loss averages over the N samples itself; estimators whose weights already carry the group mean's
+    # 1/N are multiplied back, so every objective's loss gradient is its estimator's gradient at one scale
+    # (the LLM trainer, like verl, uses them unscaled). tests/unit/vision checks each one's expectation.
+    if algorithms.get_advantage_spec(estimator).divided_by_group_size:
         advantages = advantages * num_samples
     weights = torch.zeros(batch, num_classes, device=actions.device, dtype=advantages.dtype)
     weights.scatter_add_(1, actions, advantages)

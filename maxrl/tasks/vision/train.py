@@ -41,11 +41,22 @@ from maxrl.tasks.vision.metrics import ClassificationMeter, powers_of_two_up_to
 from maxrl.tasks.vision.models import build_model, default_model_name
 from maxrl.tasks.vision.objectives import check_objective, estimator_knobs, objective_loss
 from maxrl.tasks.vision.optim import build_optimizer, build_scheduler
-from maxrl.tasks.vision.tracking import VisionTracker
-from maxrl.trainer.tracking import to_float
+from maxrl.trainer.tracking import Tracker, to_float
 from maxrl.utils.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
+
+# The console line of a classification run (the trainer's headlines LLM metrics); other val/* metrics follow it.
+VISION_HEADLINE = {
+    "train/loss": "loss",
+    "train/acc": "acc",
+    "rollout/reward_mean": "reward",
+    "rollout/frac_images_with_success": "any_success",
+    "train/lr": "lr",
+    "timing_s/step": "step_s",
+    "val/acc": "val_acc",
+    "val/loss": "val_ce",
+}
 
 
 def sampling_seed(seed: int, rank: int, step: int) -> int:
@@ -94,9 +105,9 @@ class VisionRun:
         if info.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.output_dir / "config.yaml", OmegaConf.to_yaml(config))
-        self.tracker = VisionTracker(
+        self.tracker = Tracker(
             trainer.logger if info.is_main else [], self.output_dir, trainer.project, trainer.experiment_name,
-            OmegaConf.to_container(config), self.total_steps, self.step, wandb_run_id,
+            OmegaConf.to_container(config), self.total_steps, self.step, wandb_run_id, headline=VISION_HEADLINE,
         )
 
     # ----------------------------------------------------------------------------------------- phases

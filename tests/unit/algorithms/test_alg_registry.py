@@ -28,6 +28,11 @@ def test_every_required_estimator_is_registered_with_its_needs():
         assert spec.fn is ADVANTAGE_ESTIMATORS[name]
 
 
+def test_the_spec_says_which_estimators_are_already_divided_by_the_group_size():
+    divided = {name for name in REQUIRED if get_advantage_spec(name).divided_by_group_size}
+    assert divided == {"vr_cond", "maclaurin", "cross_fitted_maclaurin", "oversample_subset_vr"}
+
+
 def test_registry_mapping_is_read_only():
     with pytest.raises(TypeError):
         ADVANTAGE_ESTIMATORS["x"] = lambda *a: None  # type: ignore[index]

@@ -109,3 +109,11 @@ def test_unknown_backend_is_an_error(tmp_path):
 
 def test_to_float_handles_tensors_numpy_and_bools():
     assert [to_float(torch.tensor([1.0, 3.0])), to_float(np.int64(3)), to_float(False)] == [2.0, 3.0, 0.0]
+
+
+def test_a_task_names_its_own_console_headline(tmp_path, capsys):
+    tracker = Tracker(["console"], tmp_path, "p", "e", {}, total_steps=2, headline={"train/acc": "acc", "val/acc": "val_acc"})
+    tracker.log({"train/acc": 0.5, "critic/score/mean": 0.25, "val/acc": 0.75, "val/pass@4": 1.0}, step=1)
+    tracker.close()
+    out = capsys.readouterr()
+    assert "step 1 | acc 0.5 | val_acc 0.75 | val/pass@4 1" in out.out + out.err

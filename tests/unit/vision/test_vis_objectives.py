@@ -15,6 +15,7 @@ import math
 import pytest
 import torch
 
+from maxrl.tasks.vision.estimators import register_estimators
 from maxrl.tasks.vision.objectives import (
     PAPER_OBJECTIVES,
     check_objective,
@@ -28,6 +29,12 @@ X = torch.tensor([[0.7, -1.2]], dtype=torch.float64)  # one image, two features
 W0 = torch.tensor([[0.3, -0.5, 1.1], [-0.4, 0.9, 0.2]], dtype=torch.float64)  # 3 classes
 LABEL = 1  # p_y ~ 0.06: a hard example
 EPS = 1e-6  # the estimators' epsilon (maxrl, grpo)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def vision_estimators():
+    """The task's REINFORCE variants, registered as its entry point (`build_config`) does."""
+    register_estimators()
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +76,7 @@ def grad_truncated_ml(order: int) -> torch.Tensor:
 
 
 def reference_advantages(name: str, rewards: torch.Tensor, truncate_order: int = 3, pass_k: int = 2):
-    """Independent per-group formulas (MAXRL_SPEC section 3), rows = images, columns = the N samples."""
+    """Independent per-group formulas (docs/algorithms.md, Advantage estimators), rows = images, columns = the N samples."""
     n = rewards.shape[1]
     mean = rewards.mean(dim=1, keepdim=True)
     successes = rewards.sum(dim=1, keepdim=True)
