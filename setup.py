@@ -24,6 +24,7 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.8",
     "scikit-learn>=1.4",
     "reasoning-gym>=0.1.20",
+    "psutil>=5.9",
 ]
 
 EXTRAS_REQUIRE = {

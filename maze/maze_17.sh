@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 17x17 maze RL from the supervised warm start, the paper's infinite-data experiment (MAXRL_SPEC §6.b):
+# 17x17 maze RL from the supervised warm start, the paper's infinite-data experiment (arXiv 2602.02710; docs/experiments.md):
 # 1 node x 4 GPUs, HF rollout (faster than vLLM for a 4M-parameter model).
 #
 #   SFT_MODEL=/ckpt/maze_sft DATA_DIR=/data/maze17 CKPT_DIR=/ckpt/maze_rl bash maze/maze_17.sh

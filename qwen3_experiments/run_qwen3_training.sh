@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Qwen3-1.7B-Base / Qwen3-4B-Base on POLARIS (MAXRL_SPEC §6.d): 4 nodes x 8 H200 in the paper.
+# Qwen3-1.7B-Base / Qwen3-4B-Base on POLARIS (arXiv 2602.02710; docs/experiments.md): 4 nodes x 8 H200 in the paper.
 # Submit as a Slurm job (every node of the allocation joins one Ray cluster, torn down on exit):
 #
 #   MODEL_PATH=Qwen/Qwen3-4B-Base DATA_ROOT=/data CKPT_DIR=/ckpt/qwen3 \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SmolLM2-360M-Instruct on GSM8K, the paper's data-scarce experiment (MAXRL_SPEC §6.a): 1 node x 8 GPUs.
+# SmolLM2-360M-Instruct on GSM8K, the paper's data-scarce experiment (arXiv 2602.02710; docs/experiments.md): 1 node x 8 GPUs.
 #
 #   MODEL_PATH=HuggingFaceTB/SmolLM2-360M-Instruct DATA_DIR=/data/gsm8k CKPT_DIR=/ckpt/smollm bash smollm/smollm.sh
 #

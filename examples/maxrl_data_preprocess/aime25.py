@@ -1,4 +1,4 @@
-"""Prepare the AIME 2025 evaluation set (30 problems) (MAXRL_SPEC §6.d): test.parquet from math-ai/aime25 (test
+"""Prepare the AIME 2025 evaluation set (30 problems) (arXiv 2602.02710; docs/experiments.md): test.parquet from math-ai/aime25 (test
 split), data_source "aime25".
 
     python examples/maxrl_data_preprocess/aime25.py --local_dir ~/data/aime25

@@ -1,4 +1,4 @@
-"""Prepare the BeyondAIME evaluation set (100 problems) (MAXRL_SPEC §6.d): test.parquet from ByteDance-
+"""Prepare the BeyondAIME evaluation set (100 problems) (arXiv 2602.02710; docs/experiments.md): test.parquet from ByteDance-
 Seed/BeyondAIME (test split), data_source "beyondaime".
 
     python examples/maxrl_data_preprocess/beyondaime.py --local_dir ~/data/beyondaime

@@ -1,4 +1,4 @@
-"""Prepare GSM8K for the SmolLM2 experiment (MAXRL_SPEC §6.a).
+"""Prepare GSM8K for the SmolLM2 experiment (arXiv 2602.02710; docs/experiments.md).
 
 train.parquet from openai/gsm8k (main, train; 7,473 problems) and test.parquet from the cleaned
 madrylab/gsm8k-platinum (main, test) used for validation. Both use data_source "openai/gsm8k", as in the

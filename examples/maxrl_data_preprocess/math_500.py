@@ -1,4 +1,4 @@
-"""Prepare the MATH-500 evaluation set (500 problems) (MAXRL_SPEC §6.d): test.parquet from
+"""Prepare the MATH-500 evaluation set (500 problems) (arXiv 2602.02710; docs/experiments.md): test.parquet from
 HuggingFaceH4/MATH-500 (test split), data_source "DigitalLearningGmbH/MATH-lighteval".
 
     python examples/maxrl_data_preprocess/math_500.py --local_dir ~/data/math_500

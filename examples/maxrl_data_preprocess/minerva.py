@@ -1,4 +1,4 @@
-"""Prepare the Minerva math evaluation set (272 problems) (MAXRL_SPEC §6.d): test.parquet from math-
+"""Prepare the Minerva math evaluation set (272 problems) (arXiv 2602.02710; docs/experiments.md): test.parquet from math-
 ai/minervamath (test split), data_source "minerva".
 
     python examples/maxrl_data_preprocess/minerva.py --local_dir ~/data/minerva

@@ -1,4 +1,4 @@
-"""Prepare the POLARIS training set (~53K problems) (MAXRL_SPEC §6.d): train.parquet from POLARIS-
+"""Prepare the POLARIS training set (~53K problems) (arXiv 2602.02710; docs/experiments.md): train.parquet from POLARIS-
 Project/Polaris-Dataset-53K (train split), data_source "polaris".
 
     python examples/maxrl_data_preprocess/polaris.py --local_dir ~/data/polaris

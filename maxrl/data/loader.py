@@ -16,6 +16,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import RandomSampler
 
 from maxrl.data.dataset import config_value
+from maxrl.utils.stateful_loader import stateful_dataloader
 
 NON_TENSOR_KEYS = ("data_source", "ground_truth", "extra_info", "index", "raw_prompt")
 
@@ -69,7 +70,7 @@ def build_dataloader(
     shuffle = bool(config_value(data_config, "shuffle", True)) if shuffle is None else shuffle
     seed = int(config_value(data_config, "seed", 1)) if seed is None else seed
     sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else None
-    return StatefulDataLoader(
+    return stateful_dataloader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,

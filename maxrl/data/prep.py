@@ -162,7 +162,7 @@ def prepare(
 def math_row_maker(
     data_source: str, problem_field: str = "problem", answer_field: str = "answer"
 ) -> RowMaker:
-    """Rows of the Qwen3 sets (MAXRL_SPEC §6.d): math prompt, ``answer`` as a string, top-level ``id``."""
+    """Rows of the Qwen3 sets (arXiv 2602.02710, Qwen3 experiment; docs/data_and_rewards.md): math prompt, ``answer`` as a string, top-level ``id``."""
 
     def make_row(example: dict, index: int, split: str, origin: str) -> dict:
         problem = field(example, problem_field, origin, index)

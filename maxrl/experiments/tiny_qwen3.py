@@ -17,32 +17,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+from transformers import AutoTokenizer
+
+from maxrl.utils.tiny_models import build_tiny_causal_lm
 
 log = logging.getLogger(__name__)
-
-
-def build_tiny_qwen3(vocab_size: int, pad_token_id: int, eos_token_id: int, hidden_size: int = 64,
-                     num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2, head_dim: int = 16,
-                     intermediate_size: int = 128, seed: int = 0) -> Qwen3ForCausalLM:
-    """A randomly initialised float32 Qwen3 causal LM with tied embeddings (as the small Qwen3 models)."""
-    config = Qwen3Config(
-        vocab_size=vocab_size,
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        head_dim=head_dim,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        pad_token_id=pad_token_id,
-        eos_token_id=eos_token_id,
-        bos_token_id=None,
-    )
-    torch.manual_seed(seed)
-    return Qwen3ForCausalLM(config)
 
 
 def build_tiny_qwen3_dir(tokenizer_dir: str | Path, out_dir: str | Path, **model_kwargs) -> Path:
@@ -51,7 +30,10 @@ def build_tiny_qwen3_dir(tokenizer_dir: str | Path, out_dir: str | Path, **model
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError(f"{tokenizer_dir}: the tokenizer needs a pad and an eos token (a Qwen3 tokenizer has both)")
-    model = build_tiny_qwen3(len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, **model_kwargs)
+    model = build_tiny_causal_lm(
+        len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        architecture="qwen3", max_position_embeddings=2048, **model_kwargs,
+    )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("maxrl.launch")
 
@@ -28,6 +29,20 @@ DEFAULT_PORT = 6379
 
 class ClusterStartError(RuntimeError):
     """The Ray cluster could not be started or did not assemble in time."""
+
+
+def ray_executable() -> str:
+    """The `ray` command of the Python running this helper: the one beside `sys.executable` (a virtual
+    environment's bin folder, on PATH only when the environment is activated), else the one on PATH."""
+    beside = Path(sys.executable).parent / "ray"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("ray")
+    if found is None:
+        raise ClusterStartError(
+            f"no `ray` command beside {sys.executable} nor on PATH; install maxrl's dependencies into this Python"
+        )
+    return found
 
 
 @dataclass
@@ -42,6 +57,7 @@ class ClusterSpec:
     temp_dir: str | None = None
     use_srun: bool = False
     extra_ray_args: list[str] = field(default_factory=list)
+    ray_command: str = field(default_factory=ray_executable)
 
     @property
     def address(self) -> str:
@@ -65,14 +81,14 @@ def _on_host(spec: ClusterSpec, host: str, command: list[str]) -> list[str]:
 
 
 def head_command(spec: ClusterSpec) -> list[str]:
-    command = ["ray", "start", "--head", f"--node-ip-address={spec.head_ip}", f"--port={spec.port}"]
+    command = [spec.ray_command, "start", "--head", f"--node-ip-address={spec.head_ip}", f"--port={spec.port}"]
     if spec.temp_dir:
         command.append(f"--temp-dir={spec.temp_dir}")
     return _on_host(spec, spec.hosts[0], command + _resource_args(spec))
 
 
 def worker_command(spec: ClusterSpec, host: str) -> list[str]:
-    command = ["ray", "start", f"--address={spec.address}"]
+    command = [spec.ray_command, "start", f"--address={spec.address}"]
     return _on_host(spec, host, command + _resource_args(spec))
 
 
@@ -162,8 +178,6 @@ def stop_processes(processes: list[subprocess.Popen], grace_s: float = 20.0) -> 
 
 def run_on_cluster(spec: ClusterSpec, command: list[str], join_timeout_s: float = 300.0) -> int:
     """Start the cluster described by `spec`, run `command` with RAY_ADDRESS set, tear down, return its code."""
-    if shutil.which("ray") is None:
-        raise ClusterStartError("the `ray` command is not on PATH; activate the environment maxrl is installed in")
     processes: list[subprocess.Popen] = []
     job: subprocess.Popen | None = None
     env = ray_environment()

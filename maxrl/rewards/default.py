@@ -1,4 +1,4 @@
-"""``default_compute_score``: the scorer chosen by a row's ``data_source`` (MAXRL_SPEC §5.1).
+"""``default_compute_score``: the scorer chosen by a row's ``data_source`` (docs/data_and_rewards.md, Scorers).
 
 Math sources go to math-verify and ``maze*`` sources to the maze verifier. A source nobody registered is an
 error, never a silent zero: a typo in a parquet file's ``data_source`` would otherwise look like a model that

@@ -1,4 +1,4 @@
-"""Math answers judged by math-verify: the scorer of every math data set (MAXRL_SPEC §5.1).
+"""Math answers judged by math-verify: the scorer of every math data set (docs/data_and_rewards.md, Scorers).
 
 The gold answer is wrapped in ``\\boxed{}`` and read with LaTeX extraction only; the response is read with
 LaTeX and plain-expression extraction, boxed content first, so a correct but unboxed final expression still

@@ -85,7 +85,7 @@ _POOL_OPTIONS = {
 MANAGER_OPTIONS: dict[str, dict[str, Option]] = {
     "naive": _POOL_OPTIONS,
     "prime": _POOL_OPTIONS,
-    # The fork's multi_thread manager: option names and defaults as in MAXRL_SPEC §5.2.
+    # The fork's multi_thread manager: option names and defaults as in docs/data_and_rewards.md (Reward managers).
     "multi_thread": {
         "num_reward_actors": Option("num_workers", _worker_count, None),
         "batch_size": Option("chunk_size", _positive_int, 8),

@@ -1,7 +1,9 @@
 """Tiny tokenizers and causal LMs built in-process, for tests, benchmarks and CPU smoke runs.
 
 Nothing is downloaded: the tokenizer is a byte-level BPE trained in a fraction of a second on a small
-arithmetic corpus, with a Qwen-style chat template, and the model is a randomly initialised Qwen2.
+arithmetic corpus, with a Qwen-style chat template, and the model is a randomly initialised Qwen2 (or
+Qwen3, for the Qwen3 experiment's CPU path: `maxrl.experiments.tiny_qwen3`). This is the one builder of
+tiny causal LMs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,14 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
 
 PAD_TOKEN = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -57,6 +66,9 @@ def build_tiny_tokenizer(vocab_size: int = 384, save_dir: str | Path | None = No
     return hf_tok
 
 
+ARCHITECTURES = {"qwen2": (Qwen2Config, Qwen2ForCausalLM), "qwen3": (Qwen3Config, Qwen3ForCausalLM)}
+
+
 def build_tiny_causal_lm(
     vocab_size: int,
     hidden_size: int = 64,
@@ -68,23 +80,30 @@ def build_tiny_causal_lm(
     pad_token_id: int = 0,
     eos_token_id: int | None = None,
     save_dir: str | Path | None = None,
-) -> Qwen2ForCausalLM:
-    """A randomly initialised Qwen2 causal LM (float32), optionally saved as a Hugging Face folder."""
-    config = Qwen2Config(
+    architecture: str = "qwen2",
+    max_position_embeddings: int = 1024,
+) -> PreTrainedModel:
+    """A randomly initialised causal LM of `architecture` (float32, tied embeddings as in the small Qwen
+    models, head size ``hidden_size / num_heads``), optionally saved as a Hugging Face folder."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r}: choose one of {sorted(ARCHITECTURES)}")
+    config_cls, model_cls = ARCHITECTURES[architecture]
+    config = config_cls(
         vocab_size=vocab_size,
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
         num_key_value_heads=num_kv_heads,
-        max_position_embeddings=1024,
+        head_dim=hidden_size // num_heads,
+        max_position_embeddings=max_position_embeddings,
         tie_word_embeddings=True,
         pad_token_id=pad_token_id,
         eos_token_id=eos_token_id,
         bos_token_id=None,
     )
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
+    model = model_cls(config)
     if save_dir is not None:
         model.save_pretrained(str(save_dir))
     return model

@@ -1,4 +1,4 @@
-"""The RL reward for maze responses (paper rules, MAXRL_SPEC §5.4), plus an optimality metric.
+"""The RL reward for maze responses (the paper's rules, arXiv 2602.02710; docs/maze.md), plus an optimality metric.
 
 Reward rules: the response must contain ``DONE``, and every word before the first ``DONE`` must be an
 action (UP/DOWN/LEFT/RIGHT); the actions are walked from START on the grid rebuilt from the ground truth.

@@ -1,21 +1,29 @@
 """The Ray-cluster launcher builds the right commands and parses its arguments strictly."""
 
+import os
+import sys
+from pathlib import Path
+
 import pytest
 
+from maxrl.launch import ray_cluster
 from maxrl.launch.ray_cluster import (
     ClusterSpec,
     ClusterStartError,
     first_ipv4,
     head_command,
     parse_args,
+    ray_executable,
     worker_command,
 )
+
+RAY = str(Path(sys.executable).parent / "ray")
 
 
 def test_local_commands_run_directly_with_resources():
     spec = ClusterSpec(hosts=["localhost"], head_ip="127.0.0.1", port=6400, num_cpus=4, num_gpus=0)
     head = head_command(spec)
-    assert head[:3] == ["ray", "start", "--head"]
+    assert head[:3] == [RAY, "start", "--head"]
     assert "--node-ip-address=127.0.0.1" in head and "--port=6400" in head
     assert "--num-cpus=4" in head and "--num-gpus=0" in head and "--block" in head
 
@@ -23,9 +31,25 @@ def test_local_commands_run_directly_with_resources():
 def test_slurm_commands_run_each_node_through_srun():
     spec = ClusterSpec(hosts=["n1", "n2", "n3"], head_ip="10.0.0.1", num_gpus=8, use_srun=True)
     head = head_command(spec)
-    assert head[:7] == ["srun", "--nodes=1", "--ntasks=1", "--overlap", "-w", "n1", "ray"]
+    assert head[:7] == ["srun", "--nodes=1", "--ntasks=1", "--overlap", "-w", "n1", RAY]
     worker = worker_command(spec, "n3")
     assert worker[5] == "n3" and "--address=10.0.0.1:6379" in worker and "--head" not in worker
+
+
+def test_ray_is_found_beside_the_python_without_an_activated_environment(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # as when the venv's python is run without activating the venv
+    assert ray_executable() == RAY and os.access(RAY, os.X_OK)
+
+
+def test_without_ray_beside_the_python_the_one_on_path_is_used_or_the_error_says_where_it_looked(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(ray_cluster.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(Path(RAY).parent))
+    assert ray_executable() == RAY
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ClusterStartError, match=f"no `ray` command beside {tmp_path / 'python'} nor on PATH"):
+        ray_executable()
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The RL verifier on hand-checked responses to one 7x7 maze (rules: MAXRL_SPEC §5.4)."""
+"""The RL verifier on hand-checked responses to one 7x7 maze (rules: docs/maze.md)."""
 
 import numpy as np
 import pytest

@@ -1,6 +1,6 @@
 """Settings of the supervised warm start, as one dataclass that also defines the command line.
 
-Defaults are the paper's (MAXRL_SPEC §6.b): a 3.9M-parameter Qwen2, AdamW 5e-4 (0.9, 0.95), weight
+Defaults are the paper's (arXiv 2602.02710, maze experiment; docs/maze.md): a 3.9M-parameter Qwen2, AdamW 5e-4 (0.9, 0.95), weight
 decay 0.01, cosine schedule without warm-up over 10 epochs, batch 32 in micro-batches of 8, clip 1.0.
 """
 
