@@ -33,6 +33,15 @@ def resolve_device(device: str) -> str:
     return device
 
 
+LOCAL_RAY_SYSTEM_CONFIG = {
+    "worker_niceness": 0,  # Ray's default nice 15 would make the workers yield to any other load
+    # No idle worker processes started ahead of need (~80 MiB each, one per CPU): every worker process a run
+    # uses hosts an actor that Ray starts on demand, no slower than from the idle pool.
+    "prestart_worker_first_driver": False,
+    "enable_worker_prestart": False,
+}
+
+
 def init_ray(ray_init: DictConfig) -> bool:
     """Connect to the cluster in ``ray_init.address`` / ``$RAY_ADDRESS``, or start a private local one.
 
@@ -51,7 +60,7 @@ def init_ray(ray_init: DictConfig) -> bool:
             address="local",
             num_cpus=ray_init.get("num_cpus"),
             include_dashboard=False,
-            _system_config={"worker_niceness": 0},  # Ray's default nice 15 would yield to any other load
+            _system_config=LOCAL_RAY_SYSTEM_CONFIG,
             _temp_dir=str(Path(temp_dir).resolve()) if temp_dir else None,
         )
     return True
