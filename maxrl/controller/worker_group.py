@@ -181,16 +181,29 @@ class WorkerGroup:
             raise WorkerGroupError(f"the {self.worker_cls.__name__} worker group is shut down{after}")
 
     def _gather(self, method: str, refs: Sequence[ray.ObjectRef], start_up: bool = False) -> list[Any]:
-        """Results of `refs` (ref i belongs to rank i) in rank order; the first failure ends the group."""
+        """Results of `refs` (ref i belongs to rank i) in rank order; the first failure ends the group.
+
+        A call still running at half its timeout is logged (with the key that sets it), so a stall is
+        visible before the timeout ends the run.
+        """
         timeout_s = self.start_timeout_s if start_up else self.timeout_s
-        deadline = time.monotonic() + timeout_s
+        knob, causes = (self._timeout_keys[1], _START_HANG_CAUSES) if start_up else (
+            self._timeout_keys[0], _CALL_HANG_CAUSES)
+        started = time.monotonic()
+        deadline, warn_at = started + timeout_s, started + timeout_s / 2
         pending = {ref: rank for rank, ref in enumerate(refs)}
         results: dict[int, Any] = {}
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            wait_until = deadline if warn_at is None else warn_at
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=max(0.0, wait_until - time.monotonic()))
+            if not ready and warn_at is not None:
+                logger.warning(
+                    "%s() still running on ranks %s after %.0f s; the run ends at %s=%g s",
+                    method, sorted(pending.values()), time.monotonic() - started, knob, timeout_s,
+                )
+                warn_at = None
+                continue
             if not ready:
-                knob, causes = (self._timeout_keys[1], _START_HANG_CAUSES) if start_up else (
-                    self._timeout_keys[0], _CALL_HANG_CAUSES)
                 self._fail([WorkerTimeoutError(method, sorted(pending.values()), timeout_s, knob, causes)])
             rank = pending.pop(ready[0])
             try:

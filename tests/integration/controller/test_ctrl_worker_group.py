@@ -4,6 +4,7 @@ Actor start-up dominates the cost, so one healthy group serves the dispatch test
 test needs a group of its own because a failure shuts the group down (by design).
 """
 
+import re
 import time
 
 import ctrl_workers
@@ -132,13 +133,15 @@ def test_worker_killed_mid_call_gives_a_clear_error_within_the_timeout(spare_poo
         assert time.monotonic() - started < CALL_TIMEOUT_S
 
 
-def test_hung_call_times_out_and_the_group_is_shut_down(spare_pool):
+def test_hung_call_times_out_and_the_group_is_shut_down(spare_pool, caplog):
     with spare_group(spare_pool, 3, timeout_key="trainer.worker_timeout_s") as group:
         started = time.monotonic()
         with pytest.raises(WorkerTimeoutError, match=r"sleep\(\) did not finish within trainer.worker_timeout_s=3 "
                            r"on ranks \[0, 1\] .* Raise trainer.worker_timeout_s"):
             group.sleep(600)
         assert 3 <= time.monotonic() - started < 30
+        assert re.search(r"sleep\(\) still running on ranks \[0, 1\] after \d s; the run ends at "
+                         r"trainer.worker_timeout_s=3 s", caplog.text)  # the stall is logged before it fails
         with pytest.raises(WorkerGroupError, match="shut down after"):
             group.add_offset(batch_of(2))
 
