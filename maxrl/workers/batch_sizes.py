@@ -20,10 +20,10 @@ key                                             counts              scope
 
 A training step has ``train_batch_size * n`` samples and ``train_batch_size / ppo_mini_batch_size``
 optimizer steps per epoch; each optimizer step sees ``ppo_mini_batch_size * n`` samples, of which each of
-the ``world_size`` ranks holds an equal share. Micro-batch sizes are upper bounds (``null`` = everything
-at once): the loss is normalised by the whole mini-batch, so they change memory use, never the result.
-The token budgets replace the sample counts of their pass when its ``*use_dynamic_bsz`` key is true
-(`maxrl.workers.micro_batches`).
+the ``world_size`` ranks holds an equal share. Micro-batch sizes are upper bounds: the loss is normalised by
+the whole mini-batch, so they change memory use, never the result. A pass cuts its rows by its token
+budget instead (`maxrl.workers.micro_batches`) when its ``*use_dynamic_bsz`` key is true or its sample
+count is ``null``.
 """
 
 from __future__ import annotations
@@ -101,11 +101,12 @@ def _reject_unsupported(config: DictConfig) -> None:
 
 
 def _micro_batching(config: DictConfig, samples_key: str, dynamic_key: str, tokens_key: str) -> MicroBatching:
-    """A sample count, or the token budget when `dynamic_key` is true."""
+    """The sample count of `samples_key`; the token budget of `tokens_key` when `dynamic_key` is true or no
+    sample count is set (verl refuses that case; all rows at once would make memory grow with the batch)."""
     max_samples = _positive_int(config, samples_key, optional=True)
-    if not OmegaConf.select(config, dynamic_key, default=False):
+    if max_samples is not None and not OmegaConf.select(config, dynamic_key, default=False):
         return MicroBatching(max_samples=max_samples)
-    return MicroBatching(max_samples=max_samples, max_tokens=_positive_int(config, tokens_key))
+    return MicroBatching(max_tokens=_positive_int(config, tokens_key))
 
 
 def resolve_batch_sizes(config: DictConfig, world_size: int) -> BatchSizes:

@@ -7,7 +7,7 @@ memory a trimmed micro-batch (`maxrl.workers.log_probs.ForwardOptions.remove_pad
 puts similar lengths together, so trimming leaves little padding. FSDP gathers parameters in every
 forward, so every rank must run the same number of micro-batches: the count is the maximum over ranks,
 and a rank below it splits its largest micro-batches. The loss is normalised by the whole mini-batch,
-so none of this changes a result (parity test in ``tests/unit/workers/test_wrk_micro_batches.py``).
+so none of this changes a result (parity tests in ``tests/unit/workers/test_wrk_policy_update.py``).
 """
 
 from __future__ import annotations

@@ -19,9 +19,12 @@ def make_config(**overrides):
                     "ppo_micro_batch_size_per_gpu": 3,
                     "ppo_epochs": 1,
                     "use_dynamic_bsz": False,
+                    "ppo_max_token_len_per_gpu": 1024,
                 },
-                "rollout": {"n": 4, "log_prob_micro_batch_size_per_gpu": None},
-                "ref": {"log_prob_micro_batch_size_per_gpu": 5},
+                "rollout": {"n": 4, "log_prob_micro_batch_size_per_gpu": None, "log_prob_use_dynamic_bsz": False,
+                            "log_prob_max_token_len_per_gpu": 2048},
+                "ref": {"log_prob_micro_batch_size_per_gpu": 5, "log_prob_use_dynamic_bsz": False,
+                        "log_prob_max_token_len_per_gpu": 4096},
             },
         }
     )
@@ -35,7 +38,7 @@ def test_resolved_sizes_follow_the_documented_units():
     assert (sizes.train_samples, sizes.mini_batch_samples, sizes.num_mini_batches) == (32, 16, 2)
     assert sizes.mini_batch_per_device == 8
     assert sizes.update_micro_batching == MicroBatching(max_samples=3)
-    assert sizes.log_prob_micro_batching == MicroBatching()
+    assert sizes.log_prob_micro_batching == MicroBatching(max_tokens=2048)  # no sample count: by its budget
     assert sizes.ref_log_prob_micro_batching == MicroBatching(max_samples=5)
     assert sizes.rollout_micro_batch is None
 
@@ -84,9 +87,9 @@ def test_dynamic_batch_size_turns_each_pass_to_its_token_budget():
         "actor_rollout_ref.actor.use_dynamic_bsz": True, "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": 512,
         "actor_rollout_ref.ref.log_prob_use_dynamic_bsz": True, "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu": 64,
     }), world_size=1)
-    assert sizes.update_micro_batching == MicroBatching(max_samples=3, max_tokens=512)
-    assert sizes.log_prob_micro_batching == MicroBatching()
-    assert sizes.ref_log_prob_micro_batching == MicroBatching(max_samples=5, max_tokens=64)
+    assert sizes.update_micro_batching == MicroBatching(max_tokens=512)
+    assert sizes.log_prob_micro_batching == MicroBatching(max_tokens=2048)
+    assert sizes.ref_log_prob_micro_batching == MicroBatching(max_tokens=64)
     with pytest.raises(BatchSizeError, match="ppo_max_token_len_per_gpu=0"):
         resolve_batch_sizes(make_config(**{
             "actor_rollout_ref.actor.use_dynamic_bsz": True, "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": 0,
