@@ -25,6 +25,7 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.4",
     "reasoning-gym>=0.1.20",
     "psutil>=5.9",
+    "peft>=0.17",
 ]
 
 EXTRAS_REQUIRE = {

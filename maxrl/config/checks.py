@@ -88,6 +88,16 @@ def frequency(value: Any) -> str | None:
     return None if _is_int(value) and (value == -1 or value > 0) else "must be -1 (off) or a positive integer"
 
 
+def dropout_rate(value: Any) -> str | None:
+    return None if _is_number(value) and 0 <= value < 1 else "must be a number in [0, 1)"
+
+
+def lora_targets(value: Any) -> str | None:
+    """peft's ``all-linear`` shorthand or module names (verl's ``target_modules``)."""
+    names = isinstance(value, (list, ListConfig)) and len(value) > 0 and all(isinstance(v, str) for v in value)
+    return None if value == "all-linear" or names else "must be all-linear or a non-empty list of module names"
+
+
 def one_of(*choices: Any) -> Rule:
     def rule(value: Any) -> str | None:
         return None if value in choices else f"must be one of {list(choices)}"
@@ -121,6 +131,10 @@ TYPED_KEYS: dict[str, Rule] = {
     "actor_rollout_ref.model.use_remove_padding": boolean,
     "actor_rollout_ref.model.share_prompt_prefix": boolean,
     "actor_rollout_ref.model.trust_remote_code": boolean,
+    "actor_rollout_ref.model.lora_rank": non_negative_int,
+    "actor_rollout_ref.model.lora_alpha": positive,
+    "actor_rollout_ref.model.target_modules": lora_targets,
+    "actor_rollout_ref.model.lora_dropout": dropout_rate,
     "actor_rollout_ref.actor.strategy": one_of("fsdp2", "fsdp"),
     "actor_rollout_ref.actor.dtype": one_of(*DTYPES),
     "actor_rollout_ref.actor.ppo_mini_batch_size": positive_int,

@@ -5,7 +5,10 @@
 * rollout: a generation backend chosen by ``actor_rollout_ref.rollout.name`` (`generate_sequences`),
   given the actor's current weights before each generation that follows a weight change;
 * reference: a frozen FSDP2 copy of the initial policy (`compute_ref_log_prob`), built only when a KL
-  term is on (``actor.use_kl_loss`` or ``algorithm.use_kl_in_reward``).
+  term is on (``actor.use_kl_loss`` or ``algorithm.use_kl_in_reward``). With LoRA
+  (``model.lora_rank`` > 0, `maxrl.workers.lora`) there is no copy: the reference is the actor with its
+  adapters switched off, only the adapters train, the rollouts receive the merged weights and checkpoints
+  hold the adapters.
 
 The worker assumes torch.distributed is initialised (the controller's `WorkerGroup` does it). Every
 method is called on all ranks at once: they run collectives. Batch methods take this rank's shard and
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -29,6 +33,7 @@ from maxrl.workers.checkpoint import export_hf_folder, load_sharded, save_sharde
 from maxrl.workers.fsdp import build_device_mesh, shard_model, worker_device
 from maxrl.workers.hf_model import load_causal_lm, load_tokenizer, parse_dtype, saved_dtype
 from maxrl.workers.log_probs import ForwardOptions, micro_batched_log_probs
+from maxrl.workers.lora import LoraSettings, adapters_disabled, add_adapters, merged_parameters
 from maxrl.workers.micro_batches import MicroBatching
 from maxrl.workers.optim import build_lr_scheduler, build_optimizer
 from maxrl.workers.policy_update import PolicyLoss, update_policy
@@ -55,9 +60,13 @@ class ActorRolloutRefWorker:
         self.compute_dtype = parse_dtype(aref.actor.dtype, "actor_rollout_ref.actor.dtype")
         self.tokenizer = load_tokenizer(aref.model)
         self.export_dtype = saved_dtype(aref.model)
+        self.base_seed = int(OmegaConf.select(config, "trainer.seed", default=0) or 0)
 
+        self.lora = LoraSettings.from_config(aref.model)
+        self.adapted = None  # peft's wrapper of the actor, with LoRA
         self.actor = self._build_policy(trainable=True)
-        self.optimizer = build_optimizer(self.actor.parameters(), aref.actor.optim)
+        trainable = [parameter for parameter in self.actor.parameters() if parameter.requires_grad]
+        self.optimizer = build_optimizer(trainable, aref.actor.optim)
         self.lr_scheduler = build_lr_scheduler(self.optimizer, aref.actor.optim)
         self.grad_scaler = self._build_grad_scaler()
         self.policy_loss = PolicyLoss.from_config(config)
@@ -65,9 +74,9 @@ class ActorRolloutRefWorker:
         kl_on = bool(aref.actor.get("use_kl_loss")) or bool(
             OmegaConf.select(config, "algorithm.use_kl_in_reward")
         )
-        self.ref = self._build_policy(trainable=False) if kl_on else None
+        self.kl_on = kl_on
+        self.ref = self._build_policy(trainable=False) if kl_on and self.lora is None else None
 
-        self.base_seed = int(OmegaConf.select(config, "trainer.seed", default=0) or 0)
         self.stop_token_ids = stop_token_ids(aref.model.path, self.tokenizer)
         self.rollout = build_rollout(
             aref.rollout.name,
@@ -84,6 +93,8 @@ class ActorRolloutRefWorker:
         aref = self.config.actor_rollout_ref
         model = load_causal_lm(aref.model, torch.float32)
         model.config.use_cache = False
+        if trainable and self.lora is not None:
+            self.adapted = add_adapters(model, self.lora, seed=self.base_seed)
         if trainable and aref.model.get("enable_gradient_checkpointing"):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         fsdp_config = aref.actor.get("fsdp_config") or {}
@@ -109,6 +120,12 @@ class ActorRolloutRefWorker:
         for name, parameter in self.actor.named_parameters():
             yield name, parameter.full_tensor() if hasattr(parameter, "full_tensor") else parameter
 
+    def _rollout_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """What the rollout loads: the actor's parameters, with LoRA merged into plain Hugging Face weights."""
+        if self.lora is None:
+            return self._full_parameters()
+        return merged_parameters(self._full_parameters(), self.lora.scale)
+
     @data_parallel
     def generate_sequences(self, prompts: Batch, validate: bool = False, step: int | None = None) -> Batch:
         """Samples for left-padded prompts: ``rollout.n`` per prompt (``val_kwargs`` when `validate`).
@@ -118,7 +135,7 @@ class ActorRolloutRefWorker:
         """
         self.rollout.wake()
         if self._rollout_version != self._weights_version:
-            self.rollout.sync_weights(self._full_parameters())
+            self.rollout.sync_weights(self._rollout_parameters())
             self._rollout_version = self._weights_version
         meta = dict(prompts.meta)
         if self.config.actor_rollout_ref.rollout.get("check_weight_sync", False):
@@ -170,15 +187,16 @@ class ActorRolloutRefWorker:
 
     @data_parallel
     def compute_ref_log_prob(self, batch: Batch) -> Batch:
-        """``ref_log_prob`` ``[N, R]`` under the frozen initial policy."""
-        if self.ref is None:
+        """``ref_log_prob`` ``[N, R]`` under the frozen initial policy (with LoRA: the actor without its
+        adapters)."""
+        if not self.kl_on:
             raise RuntimeError(
                 "compute_ref_log_prob: no reference model; it exists only when actor_rollout_ref.actor.use_kl_loss "
                 "or algorithm.use_kl_in_reward is true"
             )
-        log_probs, _ = self._log_probs(
-            self.ref, batch, self.batch_sizes.ref_log_prob_micro_batching, False
-        )
+        model = self.ref if self.ref is not None else self.actor
+        with nullcontext() if self.ref is not None else adapters_disabled(self.adapted):
+            log_probs, _ = self._log_probs(model, batch, self.batch_sizes.ref_log_prob_micro_batching, False)
         return Batch({"ref_log_prob": log_probs.cpu()})
 
     # ------------------------------------------------------------------ training
@@ -211,7 +229,8 @@ class ActorRolloutRefWorker:
 
     @on_all_ranks
     def save_checkpoint(self, path: str) -> None:
-        """Sharded model, optimizer, schedule and RNG into folder `path` (all ranks, shared filesystem)."""
+        """Sharded model (with LoRA: the adapters), optimizer, schedule and RNG into folder `path` (all
+        ranks, shared filesystem)."""
         contents = self._checkpoint_contents("save_contents")
         extra = {
             "lr_scheduler": self.lr_scheduler.state_dict(),
@@ -219,7 +238,8 @@ class ActorRolloutRefWorker:
             "cpu_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else None,
         }
-        save_sharded(path, self.actor, self.optimizer if "optimizer" in contents else None, extra)
+        optimizer = self.optimizer if "optimizer" in contents else None
+        save_sharded(path, self.actor, optimizer, extra, trainable_only=self.lora is not None)
         if "hf_model" in contents:
             self.export_hf(os.path.join(path, "huggingface"))
 
@@ -227,7 +247,8 @@ class ActorRolloutRefWorker:
     def load_checkpoint(self, path: str) -> None:
         """Restore what `save_checkpoint` wrote (the optimizer only if the checkpoint holds it)."""
         contents = self._checkpoint_contents("load_contents")
-        extra = load_sharded(path, self.actor, self.optimizer if "optimizer" in contents else None)
+        optimizer = self.optimizer if "optimizer" in contents else None
+        extra = load_sharded(path, self.actor, optimizer, trainable_only=self.lora is not None)
         if "extra" in contents:
             self.lr_scheduler.load_state_dict(extra["lr_scheduler"])
             if self.grad_scaler is not None and extra["grad_scaler"] is not None:
@@ -239,5 +260,6 @@ class ActorRolloutRefWorker:
 
     @on_all_ranks
     def export_hf(self, path: str) -> None:
-        """The full actor weights (in the source model's dtype) and the tokenizer as a Hugging Face folder."""
-        export_hf_folder(path, self.actor, self.tokenizer, self.export_dtype)
+        """The full actor weights (in the source model's dtype) and the tokenizer as a Hugging Face folder;
+        with LoRA the merged weights, plus the adapter alone in ``path/lora_adapter``."""
+        export_hf_folder(path, self.actor, self.tokenizer, self.export_dtype, lora=self.lora)

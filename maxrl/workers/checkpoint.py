@@ -28,6 +28,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from maxrl.utils.atomic import replace_dir
 from maxrl.utils.safe_state import CheckpointError, load_json_state, save_json_state
+from maxrl.workers.lora import LoraSettings, write_lora_export
 from maxrl.workers.safe_dcp import SafeFileSystemReader, SafeLoadPlanner, check_shard_files, read_metadata
 
 __all__ = ["export_hf_folder", "load_sharded", "save_sharded"]
@@ -54,9 +55,20 @@ def _write_atomically(path: str | os.PathLike, write: Callable[[Path], None], al
     dist.barrier()
 
 
-def _state_template(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+def _trainable_only(model: torch.nn.Module, model_state: dict) -> dict:
+    """With LoRA a checkpoint holds the adapters only: the frozen base is the model folder every run starts
+    from. (``StateDictOptions.ignore_frozen_params`` would keep the tied alias of a frozen embedding.)"""
+    trainable = {name for name, p in model.named_parameters(remove_duplicate=False) if p.requires_grad}
+    return {name: value for name, value in model_state.items() if name in trainable}
+
+
+def _state_template(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, trainable_only: bool = False
+) -> dict:
     """The sharded state dicts to save into / load into (model, plus optimizer when given)."""
     model_state, optimizer_state = get_state_dict(model, optimizer if optimizer is not None else [])
+    if trainable_only:
+        model_state = _trainable_only(model, model_state)
     return {"model": model_state} if optimizer is None else {"model": model_state, "optimizer": optimizer_state}
 
 
@@ -65,8 +77,10 @@ def save_sharded(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None,
     extra_state: dict,
+    trainable_only: bool = False,
 ) -> None:
-    """Save model shards, optimizer shards and this rank's `extra_state`.
+    """Save model shards (only the trainable ones with `trainable_only`), optimizer shards and this rank's
+    `extra_state`.
 
     An optimizer that has not stepped yet is not saved: its state does not exist, and materialising it
     (which ``get_state_dict`` does by taking a zero-learning-rate step) would advance AdamW's step count
@@ -75,13 +89,18 @@ def save_sharded(
     optimizer = optimizer if optimizer is not None and optimizer.state else None
 
     def write(tmp: Path) -> None:
-        dcp.save(_state_template(model, optimizer), checkpoint_id=tmp)
+        dcp.save(_state_template(model, optimizer, trainable_only), checkpoint_id=tmp)
         save_json_state(_extra_state_file(tmp), extra_state)
 
     _write_atomically(path, write, all_ranks_write=True)
 
 
-def load_sharded(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+def load_sharded(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    trainable_only: bool = False,
+) -> dict:
     """Load what `save_sharded` wrote into `model` (and `optimizer`); returns this rank's extra state.
 
     A checkpoint taken before the optimizer's first step resets `optimizer` to a fresh state. Every
@@ -95,7 +114,7 @@ def load_sharded(path: str | os.PathLike, model: torch.nn.Module, optimizer: tor
     if optimizer is not None and not any(key.startswith("optimizer.") for key in saved_keys):
         optimizer.state.clear()
         optimizer = None
-    state = _state_template(model, optimizer)
+    state = _state_template(model, optimizer, trainable_only)
     try:
         dcp.load(state, storage_reader=SafeFileSystemReader(path), planner=SafeLoadPlanner())
     except Exception as error:  # DCP wraps each rank's failure in its own exception type
@@ -105,18 +124,25 @@ def load_sharded(path: str | os.PathLike, model: torch.nn.Module, optimizer: tor
         optimizer if optimizer is not None else [],
         model_state_dict=state["model"],
         optim_state_dict=state.get("optimizer", {}),
+        options=StateDictOptions(strict=not trainable_only),  # the frozen base stays as loaded
     )
     return extra_state
 
 
-def export_hf_folder(path: str | os.PathLike, model: PreTrainedModel, tokenizer, dtype: torch.dtype) -> None:
-    """Gather the full weights onto rank 0 and write ``model + config + tokenizer`` there in `dtype`.
+def export_hf_folder(
+    path: str | os.PathLike, model: PreTrainedModel, tokenizer, dtype: torch.dtype, lora: LoraSettings | None = None
+) -> None:
+    """Gather the full weights onto rank 0 and write ``model + config + tokenizer`` there in `dtype`
+    (with `lora`: the merged model, and the adapter in a subfolder, `maxrl.workers.lora.write_lora_export`).
 
     Collective: every rank must call it. The folder loads with ``AutoModelForCausalLM.from_pretrained``.
     """
     full_state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
     def write(tmp: Path) -> None:
+        if lora is not None:
+            write_lora_export(tmp, full_state, model, lora, tokenizer, dtype)
+            return
         with torch.device("meta"):
             plain = AutoModelForCausalLM.from_config(model.config)
         plain.load_state_dict(full_state, assign=True)
