@@ -1,7 +1,12 @@
 """Token-level estimators built on (discounted) returns: REINFORCE++, ReMax and GAE.
 
 They ignore groups (each response stands alone), so they work with one response per prompt.
-Padding never leaks: returns are accumulated over valid tokens only.
+Padding never leaks: rewards outside the mask are never summed and every output is 0 there.
+
+Masks with holes (interior zeros, e.g. tool output between the turns of a multi-turn response) follow
+verl's semantics on every valid token: REINFORCE++ restarts its return at a hole (a turn sees only the
+rewards up to the next hole), ReMax sums every valid reward to the end of the response (holes are
+skipped, not restarts), and GAE skips the hole (V and the advantage carry over it to the next valid token).
 """
 
 from __future__ import annotations
@@ -40,9 +45,13 @@ def reinforce_plus_plus_advantage(token_level_rewards, response_mask, group_ids,
 
 @register_advantage("remax", extra_inputs=("reward_baselines",))
 def remax_advantage(token_level_rewards, response_mask, group_ids, reward_baselines=None):
-    """Return-to-go minus the reward of the prompt's greedy response (`reward_baselines`, shape [B])."""
+    """Return-to-go minus the reward of the prompt's greedy response (`reward_baselines`, shape [B]).
+
+    The return sums the valid rewards from each token to the end, across holes in the mask (verl's)."""
     baselines = _check_extra("remax", "reward_baselines", reward_baselines, (token_level_rewards.shape[0],))
-    returns = discounted_returns(token_level_rewards, response_mask, gamma=1.0)
+    valid = response_mask.bool()
+    valid_rewards = torch.where(valid, token_level_rewards, 0.0)
+    returns = torch.where(valid, valid_rewards.flip(-1).cumsum(-1).flip(-1), 0.0)
     advantages = torch.where(response_mask.bool(), returns - baselines.to(returns.dtype).unsqueeze(-1), 0.0)
     return advantages, returns
 
