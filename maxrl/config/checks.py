@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from maxrl.algorithms import KL_TYPES, LOSS_AGG_MODES
-from maxrl.config.choices import KNOWN_BACKENDS, SUPPORTED_EXTRA_INPUTS
+from maxrl.config.choices import CRITIC_VALUES, KNOWN_BACKENDS, SUPPORTED_EXTRA_INPUTS
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +209,37 @@ TYPED_KEYS: dict[str, Rule] = {
     "trainer.total_training_steps": optional_positive_int,
     "trainer.seed": integer,
     "trainer.balance_batch": boolean,
-    "trainer.critic_warmup": equals(0, "maxrl has no critic"),
+    "trainer.critic_warmup": non_negative_int,
+    "trainer.val_on_last_step": boolean,
+    "trainer.max_critic_ckpt_to_keep": optional_positive_int,
+    "actor_rollout_ref.rollout.multi_turn.enable": equals(
+        False, "maxrl's rollouts are single-turn (multi-turn tool/interaction rollouts do not exist yet)"
+    ),
+    "actor_rollout_ref.actor.fsdp_config.param_offload": boolean,
+    "actor_rollout_ref.actor.fsdp_config.optimizer_offload": boolean,
+    "actor_rollout_ref.ref.fsdp_config.param_offload": boolean,
+    "critic.strategy": one_of("fsdp2", "fsdp"),
+    "critic.colocate": boolean,
+    "critic.dtype": one_of(*DTYPES),
+    "critic.ppo_micro_batch_size_per_gpu": optional_positive_int,
+    "critic.forward_micro_batch_size_per_gpu": optional_positive_int,
+    "critic.use_dynamic_bsz": boolean,
+    "critic.ppo_max_token_len_per_gpu": positive_int,
+    "critic.forward_max_token_len_per_gpu": positive_int,
+    "critic.ulysses_sequence_parallel_size": equals(1, "sequence parallelism is not supported"),
+    "critic.ppo_epochs": positive_int,
+    "critic.grad_clip": positive,
+    "critic.cliprange_value": positive,
+    "critic.loss_agg_mode": one_of(*LOSS_AGG_MODES),
+    "critic.optim.lr": positive,
+    "critic.optim.weight_decay": non_negative,
+    "critic.optim.lr_warmup_steps": integer,
+    "critic.optim.lr_warmup_steps_ratio": unit_interval,
+    "critic.optim.warmup_style": one_of("constant", "cosine"),
+    "critic.optim.min_lr_ratio": unit_interval,
+    "critic.model.enable_gradient_checkpointing": boolean,
+    "critic.model.fsdp_config.param_offload": boolean,
+    "critic.model.fsdp_config.optimizer_offload": boolean,
     "trainer.val_before_train": boolean,
     "trainer.val_only": boolean,
     "trainer.test_freq": frequency,
@@ -309,6 +339,45 @@ def check_estimator(cfg: DictConfig) -> Iterator[str]:
                 f"algorithm.adv_estimator={name} needs {needed!r}, which the maxrl trainer does not provide "
                 f"(it provides {sorted(SUPPORTED_EXTRA_INPUTS)}); choose another estimator"
             )
+
+
+def needs_critic(cfg: DictConfig) -> bool:
+    """Whether the chosen estimator declares critic values (then the run builds a critic)."""
+    from maxrl.algorithms import get_advantage_spec
+
+    try:
+        return CRITIC_VALUES in get_advantage_spec(select(cfg, "algorithm.adv_estimator")).extra_inputs
+    except ValueError:
+        return False  # an unknown estimator is reported by check_estimator
+
+
+def check_critic(cfg: DictConfig) -> Iterator[str]:
+    """The critic's model folder and batch sizes, when the estimator needs one; critic_warmup without one."""
+    from maxrl.workers.batch_sizes import BatchSizeError
+    from maxrl.workers.critic_sizes import resolve_critic_batch_sizes
+
+    warmup = select(cfg, "trainer.critic_warmup")
+    if not needs_critic(cfg):
+        if _is_int(warmup) and warmup > 0:
+            name = select(cfg, "algorithm.adv_estimator")
+            yield (f"trainer.critic_warmup={warmup}: algorithm.adv_estimator={name} trains no critic; set "
+                   "trainer.critic_warmup=0 or choose an estimator that uses critic values (gae)")
+        return
+    path = select(cfg, "critic.model.path")
+    if path is None:
+        yield "critic.model.path is not set; give the folder of a Hugging Face causal LM to initialise the critic"
+    elif not (Path(path).expanduser() / "config.json").is_file():
+        yield f"{_show('critic.model.path', path)}: no config.json there (not a Hugging Face model folder)"
+    keys = [key for key in TYPED_KEYS if key.startswith("critic.") and "batch_size" in key]
+    if any(_has(cfg, key) and TYPED_KEYS[key](select(cfg, key)) for key in keys):
+        return
+    nnodes, per_node = select(cfg, "trainer.nnodes"), select(cfg, "trainer.n_gpus_per_node")
+    if not (_is_int(nnodes) and _is_int(per_node) and _is_int(select(cfg, "data.train_batch_size"))):
+        return  # reported by check_types
+    try:
+        resolve_critic_batch_sizes(cfg, nnodes * per_node)
+    except BatchSizeError as error:
+        yield str(error)
 
 
 def validation_ks(cfg: DictConfig) -> list[int]:
@@ -472,6 +541,7 @@ CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_estimator,
     check_validation,
     check_batch_sizes,
+    check_critic,
     check_rollout,
     check_device,
     check_reward,

@@ -156,7 +156,8 @@ class RayPPOTrainer:
             if self.config.trainer.save_freq > 0 and (is_last or self._due(self.config.trainer.save_freq)):
                 with timed("save_checkpoint", timings):  # before validating: a crash there loses no training
                     self._save()
-            if self.val_dataset is not None and (is_last or self._due(self.config.trainer.test_freq)):
+            last_validation = is_last and self.config.trainer.get("val_on_last_step", True)
+            if self.val_dataset is not None and (last_validation or self._due(self.config.trainer.test_freq)):
                 with timed("testing", timings):
                     metrics |= self._validate()
             with timed("log", timings):

@@ -54,7 +54,10 @@ def test_a_valid_config_passes(files):
         ("actor_rollout_ref.actor.loss_agg_mode=mean", "actor_rollout_ref.actor.loss_agg_mode='mean' must be one of"),
         ("trainer.resume_mode=latest", "trainer.resume_mode='latest' must be one of ['auto', 'disable', 'resume_path']"),
         ("trainer.save_freq=0", "trainer.save_freq=0 must be -1 (off) or a positive integer"),
-        ("trainer.critic_warmup=5", "trainer.critic_warmup=5 must be 0: maxrl has no critic"),
+        ("trainer.critic_warmup=5", "trainer.critic_warmup=5: algorithm.adv_estimator=maxrl trains no critic"),
+        ("actor_rollout_ref.rollout.multi_turn.enable=true",
+         "actor_rollout_ref.rollout.multi_turn.enable=True must be False: maxrl's rollouts are single-turn"),
+        ("critic.cliprange_value=0", "critic.cliprange_value=0 must be a number > 0"),
         ("trainer.logger=[console,mlflow]", "trainer.logger=['console', 'mlflow'] has unknown backends ['mlflow']"),
         ("+actor_rollout_ref.rollout.micro_batch_size=0", "actor_rollout_ref.rollout.micro_batch_size=0 must be a positive integer"),
     ],
@@ -109,9 +112,19 @@ def test_group_estimators_need_two_samples_per_prompt(files, estimator):
     )
 
 
-def test_an_estimator_needing_critic_values_is_rejected(files):
-    (found,) = problems(files, "algorithm.adv_estimator=gae")
-    assert found.startswith("algorithm.adv_estimator=gae needs 'values', which the maxrl trainer does not provide")
+@pytest.mark.parametrize("estimator", ["gae", "remax"])
+def test_estimators_needing_values_or_greedy_baselines_are_accepted(files, estimator):
+    check_config(compose_config([*valid_overrides(files), f"algorithm.adv_estimator={estimator}"]))
+
+
+def test_the_critic_needs_a_model_folder_and_working_batch_sizes(files, tmp_path):
+    found = problems(files, "algorithm.adv_estimator=gae", f"critic.model.path={tmp_path}",
+                     "critic.ppo_mini_batch_size=3")
+    assert found == [
+        f"critic.model.path='{tmp_path}': no config.json there (not a Hugging Face model folder)",
+        "critic.ppo_mini_batch_size=3 must divide data.train_batch_size=4 and, times actor_rollout_ref.rollout.n=4, "
+        "split evenly over 2 ranks; values that work: [1, 2, 4]",
+    ]
 
 
 def test_pass_at_k_needs_enough_validation_samples(files):
