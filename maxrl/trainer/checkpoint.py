@@ -6,6 +6,7 @@
   global_step_<N>/                    # only ever appears complete: written as global_step_<N>.tmp-<pid>
     actor/                            # the worker group's sharded model, optimizer, extra_state_rank<r>.json
       huggingface/                    # full weights + tokenizer, loadable by AutoModelForCausalLM
+    critic/                           # with a critic: its sharded value model, optimizer, schedule
     data.json                         # the training data loader's state
     trainer_state.json                # step, epoch, driver RNG states, KL coefficient, tracker run id
 ```
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 TRACKER_FILE = "latest_checkpointed_iteration.txt"
 STEP_DIR_PREFIX = "global_step_"
 ACTOR_DIR = "actor"
+CRITIC_DIR = "critic"
 HF_DIR = "huggingface"
 DATA_STATE_FILE = "data.json"
 TRAINER_STATE_FILE = "trainer_state.json"
@@ -82,9 +84,10 @@ def fallback_hint(root: Path, below: int | None = None) -> str:
 class CheckpointManager:
     """Writes and finds checkpoints under one run folder; keeps at most `max_to_keep` of them."""
 
-    def __init__(self, root: str | Path, max_to_keep: int | None = None):
+    def __init__(self, root: str | Path, max_to_keep: int | None = None, max_critic_to_keep: int | None = None):
         self.root = Path(root)
         self.max_to_keep = max_to_keep if max_to_keep and max_to_keep > 0 else None
+        self.max_critic_to_keep = max_critic_to_keep if max_critic_to_keep and max_critic_to_keep > 0 else None
 
     def step_dir(self, step: int) -> Path:
         return self.root / f"{STEP_DIR_PREFIX}{step}"
@@ -95,20 +98,25 @@ class CheckpointManager:
         save_actor: Callable[[Path], None],
         data_state: dict[str, Any],
         trainer_state: dict[str, Any],
+        save_critic: Callable[[Path], None] | None = None,
     ) -> Path:
-        """Write step `step`; `save_actor(actor_dir)` creates ``actor/`` (shards and HF export) inside the
-        temporary folder, which becomes ``global_step_<step>`` only once everything is written."""
+        """Write step `step`; `save_actor(actor_dir)` creates ``actor/`` (shards and HF export) and
+        `save_critic(critic_dir)` ``critic/`` inside the temporary folder, which becomes
+        ``global_step_<step>`` only once everything is written."""
         self._restore_set_aside()
         self._remove_leftovers()
         final = self.step_dir(step)
         tmp = final.with_name(f"{final.name}{_TEMP_MARK}{os.getpid()}")
         tmp.mkdir(parents=True)
         save_actor(tmp / ACTOR_DIR)
+        if save_critic is not None:
+            save_critic(tmp / CRITIC_DIR)
         save_json_state(tmp / DATA_STATE_FILE, data_state)
         save_json_state(tmp / TRAINER_STATE_FILE, trainer_state)
         replace_dir(tmp, final)
         write_text_atomic(self.root / TRACKER_FILE, f"{step}\n")
         self._rotate(final)
+        self._prune_critics(final)
         logger.info("saved checkpoint %s", final)
         return final
 
@@ -147,6 +155,17 @@ class CheckpointManager:
             os.replace(old, doomed)  # a half-deleted folder never keeps a checkpoint's name
             shutil.rmtree(doomed)
             logger.info("removed old checkpoint %s (trainer.max_actor_ckpt_to_keep=%d)", old, self.max_to_keep)
+
+    def _prune_critics(self, current: Path) -> None:
+        """Keep ``critic/`` in `current` and the newest ``max_critic_to_keep - 1`` other step folders."""
+        if self.max_critic_to_keep is None:
+            return
+        others = [d for d in step_dirs(self.root) if d != current and (d / CRITIC_DIR).is_dir()]
+        for old in others[: max(0, len(others) - (self.max_critic_to_keep - 1))]:
+            doomed = old / f".{CRITIC_DIR}.old-{os.getpid()}"
+            os.replace(old / CRITIC_DIR, doomed)
+            shutil.rmtree(doomed)
+            logger.info("removed %s (trainer.max_critic_ckpt_to_keep=%d)", old / CRITIC_DIR, self.max_critic_to_keep)
 
     def _tracked_step(self) -> int | None:
         """The step in the tracker file, None without one; a tracker that holds no step number is an error."""
@@ -199,8 +218,11 @@ class CheckpointManager:
         raise ValueError(f"trainer.resume_mode={resume_mode!r}; choose from {list(RESUME_MODES)}")
 
     @staticmethod
-    def load(step_dir: Path, load_actor: Callable[[Path], None]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``(data_state, trainer_state)`` of `step_dir`, once `load_actor(actor_dir)` has restored the model.
+    def load(
+        step_dir: Path, load_actor: Callable[[Path], None], load_critic: Callable[[Path], None] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(data_state, trainer_state)`` of `step_dir`, once `load_actor(actor_dir)` (and
+        `load_critic(critic_dir)`) have restored the models.
 
         Any failure is a `CheckpointError` naming the file, what is wrong with it and the checkpoint to
         fall back to.
@@ -212,6 +234,11 @@ class CheckpointManager:
             data_state = load_json_state(step_dir / DATA_STATE_FILE)
             trainer_state = load_json_state(step_dir / TRAINER_STATE_FILE)
             load_actor(step_dir / ACTOR_DIR)
+            if load_critic is not None:
+                if not (step_dir / CRITIC_DIR).is_dir():
+                    raise CheckpointError(f"{step_dir} holds no {CRITIC_DIR}/ (a run without a critic saved it, or "
+                                          "trainer.max_critic_ckpt_to_keep removed it)")
+                load_critic(step_dir / CRITIC_DIR)
         except Exception as error:
             raise CheckpointError(
                 f"cannot resume from {step_dir}: {error}." + fallback_hint(step_dir.parent, below=step_of(step_dir))

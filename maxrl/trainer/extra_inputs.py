@@ -1,9 +1,10 @@
 """Inputs an advantage estimator may declare beyond rewards, mask and group ids, and where they come from.
 
 The step loop never branches on the estimator's name: it reads `get_advantage_spec(name).extra_inputs`
-and passes each named input from the batch. Inputs with no source here (critic ``values`` for ``gae``,
-greedy ``reward_baselines`` for ``remax``) are rejected by `maxrl.config.checks` before anything starts;
-the inputs that have one are listed in `maxrl.config.choices.SUPPORTED_EXTRA_INPUTS`.
+and passes each named input from the batch. Two inputs add the phase that fills them (critic ``values``
+for ``gae``, greedy ``reward_baselines`` for ``remax``, `maxrl.trainer.ray_trainer`); an input with no
+source is rejected by `maxrl.config.checks` before anything starts (the ones with a source are listed in
+`maxrl.config.choices.SUPPORTED_EXTRA_INPUTS`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 It composes the config (``maxrl/config/ppo_trainer.yaml``), validates it before anything expensive starts,
 then builds the run's parts in order: tokenizer and datasets, the reward manager (its process pool starts
-once), Ray, one resource pool and one worker group of `ActorRolloutRefWorker`s, and hands them to the
-step loop. ``--cfg job`` prints the composed config and starts nothing (Hydra's own flag).
+once), Ray, one resource pool and one worker group of `ActorRolloutRefWorker`s (with a critic:
+`ActorCriticWorker`s, or with ``critic.colocate=false`` a second pool and group of `CriticWorker`s), and
+hands them to the step loop. ``--cfg job`` prints the composed config and starts nothing (Hydra's own flag).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def worker_config(config: DictConfig, total_steps: int) -> DictConfig:
     """The resolved config the workers receive, with the schedule length the driver computed."""
     resolved = OmegaConf.create(OmegaConf.to_container(config, resolve=True))
     resolved.actor_rollout_ref.actor.optim.total_training_steps = total_steps
+    resolved.critic.optim.total_training_steps = total_steps
     return resolved
 
 
@@ -133,7 +135,7 @@ def make_reward_manager(config: DictConfig):
 
 def run_ppo(config: DictConfig) -> dict[str, float]:
     """Validate the config, build every part, train; return the last step's metrics."""
-    from maxrl.config.checks import check_config
+    from maxrl.config.checks import check_config, needs_critic
 
     check_config(config)  # before the heavy imports below: a config error comes back in under two seconds
 
@@ -145,6 +147,8 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     from maxrl.trainer.ray_trainer import RayPPOTrainer, total_training_steps
     from maxrl.utils.atomic import write_text_atomic
     from maxrl.workers import ActorRolloutRefWorker
+    from maxrl.workers.actor_critic_worker import ActorCriticWorker
+    from maxrl.workers.critic_worker import CriticWorker
 
     seed = int(config.trainer.seed)
     random.seed(seed)
@@ -161,23 +165,33 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     total_steps = total_training_steps(config, len(train_dataset)) if train_dataset is not None else 0
     reward_manager = make_reward_manager(config)
     started_ray = init_ray(config.ray_init)
-    pool = workers = None
-    try:
-        pool = ResourcePool(
+    with_critic = needs_critic(config)
+    colocated = with_critic and bool(config.critic.colocate)
+    pools, groups = [], []
+
+    def start_group(worker_cls):
+        pools.append(ResourcePool(
             int(config.trainer.nnodes), int(config.trainer.n_gpus_per_node), resolve_device(config.trainer.device)
-        )
-        workers = WorkerGroup(
-            ActorRolloutRefWorker, pool, worker_config(config, total_steps),
+        ))
+        groups.append(WorkerGroup(
+            worker_cls, pools[-1], worker_config(config, total_steps),
             timeout_s=float(config.trainer.worker_timeout_s), timeout_key="trainer.worker_timeout_s",
             torch_threads=config.trainer.get("cpu_threads_per_worker"),
+        ))
+        return groups[-1]
+
+    try:
+        workers = start_group(ActorCriticWorker if colocated else ActorRolloutRefWorker)
+        critic = workers if colocated else start_group(CriticWorker) if with_critic else None
+        trainer = RayPPOTrainer(
+            config, tokenizer, workers, reward_manager, train_dataset, val_dataset, critic_group=critic
         )
-        trainer = RayPPOTrainer(config, tokenizer, workers, reward_manager, train_dataset, val_dataset)
         return trainer.fit()
     finally:
         reward_manager.close()
-        if workers is not None:
-            workers.shutdown()
-        if pool is not None:
+        for group in groups:
+            group.shutdown()
+        for pool in pools:
             pool.shutdown()
         if started_ray:
             ray.shutdown()

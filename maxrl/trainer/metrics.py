@@ -48,6 +48,12 @@ def compute_data_metrics(batch: Mapping[str, torch.Tensor], max_response_length:
     metrics |= _stats("critic/rewards", sequence_sum(batch["token_level_rewards"], response_mask))
     metrics |= _stats("critic/advantages", masked_values(batch["advantages"], response_mask))
     metrics |= _stats("critic/returns", masked_values(batch["returns"], response_mask))
+    if "values" in batch:  # a critic's: its values and how much of the returns' variance they explain
+        values, returns = masked_values(batch["values"], response_mask), masked_values(batch["returns"], response_mask)
+        metrics |= _stats("critic/values", values)
+        variance = returns.float().var() if returns.numel() > 1 else torch.tensor(0.0)
+        unexplained = (returns - values).float().var() if returns.numel() > 1 else torch.tensor(0.0)
+        metrics["critic/vf_explained_var"] = (1.0 - unexplained / (variance + 1e-5)).item()
     metrics |= _stats("response_length", response_length)
     metrics["response_length/clip_ratio"] = (response_length >= max_response_length).float().mean().item()
     metrics |= _stats("prompt_length", prompt_length)

@@ -3,8 +3,12 @@ validate -> log, each phase a short method timed as ``timing_s/<phase>``. The ol
 skipped when the update can supply them itself, exactly (`maxrl.trainer.old_log_probs`).
 
 The loop is algorithm-blind: the estimator is looked up by name, declares the extra inputs it needs
-(`maxrl.trainer.extra_inputs`) and receives the whole ``algorithm`` section as knobs. Heavy work runs in
-one `WorkerGroup` of `ActorRolloutRefWorker`s; the driver only moves batches, scores and logs.
+(`maxrl.trainer.extra_inputs`) and receives the whole ``algorithm`` section as knobs. Two declared inputs
+add phases: critic ``values`` add ``values`` (before the advantage) and ``update_critic`` (before the
+actor's update, which waits ``trainer.critic_warmup`` steps); greedy ``reward_baselines`` add ``gen_max``
+(one greedy response per prompt, scored). Heavy work runs in one `WorkerGroup` of `ActorRolloutRefWorker`s
+(with a critic, `ActorCriticWorker`s, or a second group of `CriticWorker`s); the driver only moves
+batches, scores and logs.
 
 Determinism: the rollout of step s on rank r draws from a seed fixed by (``trainer.seed``, s, r), epoch e
 shuffles with ``data.seed + e``, and a checkpoint holds everything else (weights, optimizer, scheduler,
@@ -25,11 +29,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from maxrl.algorithms import build_kl_controller, compute_advantage, get_advantage_spec
 from maxrl.config.checks import as_list, validation_ks
+from maxrl.config.choices import CRITIC_VALUES, GREEDY_BASELINES
 from maxrl.data.batch import Batch
 from maxrl.data.loader import build_dataloader
 from maxrl.trainer.balance import balanced_layout, tokens_per_rank
 from maxrl.trainer.checkpoint import HF_DIR, CheckpointManager
 from maxrl.trainer.extra_inputs import gather_extra_inputs
+from maxrl.trainer.greedy_baseline import greedy_baselines, per_sample
 from maxrl.trainer.kl_reward import kl_penalized_rewards
 from maxrl.trainer.metrics import (
     balance_metrics,
@@ -46,6 +52,7 @@ from maxrl.trainer.tracking import Tracker
 from maxrl.trainer.val_metrics import success_of
 from maxrl.trainer.validation import validate
 from maxrl.workers.batch_sizes import resolve_batch_sizes, update_order
+from maxrl.workers.critic_sizes import resolve_critic_batch_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +88,8 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 class RayPPOTrainer:
     """Drives one run: owns the data order, the tracker and the checkpoints; the workers own the model."""
 
-    def __init__(self, config: DictConfig, tokenizer, worker_group, reward_manager, train_dataset, val_dataset=None):
+    def __init__(self, config: DictConfig, tokenizer, worker_group, reward_manager, train_dataset, val_dataset=None,
+                 critic_group=None):
         self.config = config
         self.tokenizer = tokenizer
         self.workers = worker_group
@@ -91,7 +99,16 @@ class RayPPOTrainer:
         self.run_dir = Path(config.trainer.default_local_dir)
         self.batch_sizes = resolve_batch_sizes(config, worker_group.world_size)
         self.total_steps = total_training_steps(config, len(train_dataset)) if train_dataset is not None else 0
-        self.checkpoints = CheckpointManager(self.run_dir, config.trainer.max_actor_ckpt_to_keep)
+        self.checkpoints = CheckpointManager(
+            self.run_dir, config.trainer.max_actor_ckpt_to_keep, config.trainer.get("max_critic_ckpt_to_keep")
+        )
+        needs = get_advantage_spec(config.algorithm.adv_estimator).extra_inputs
+        self.critic = critic_group if CRITIC_VALUES in needs else None  # the group that holds the critic
+        if CRITIC_VALUES in needs and critic_group is None:
+            raise ValueError(f"algorithm.adv_estimator={config.algorithm.adv_estimator} needs a critic worker group")
+        self.critic_sizes = resolve_critic_batch_sizes(config, critic_group.world_size) if self.critic else None
+        self.greedy_baseline = GREEDY_BASELINES in needs
+        self._layout_order = np.arange(0)
         self.algorithm_knobs = OmegaConf.to_container(config.algorithm, resolve=True)
         self.kl_ctrl = build_kl_controller(config.algorithm.kl_ctrl) if config.algorithm.use_kl_in_reward else None
         self.use_reference = bool(config.actor_rollout_ref.actor.use_kl_loss or config.algorithm.use_kl_in_reward)
@@ -139,9 +156,16 @@ class RayPPOTrainer:
             is_last = self.global_step >= self.total_steps
             with timed("gen", timings):
                 batch, rollout_metrics = self._generate(prompts)
+            if self.greedy_baseline:
+                with timed("gen_max", timings):
+                    baselines = greedy_baselines(
+                        self.workers, prompts, self.tokenizer, self.reward_manager, self.global_step
+                    )
             batch, layout_metrics = self._layout(batch)
             with timed("reward", timings):
                 batch, reward_metrics = self._score(batch)
+            if self.greedy_baseline:
+                batch = batch.union(Batch({GREEDY_BASELINES: per_sample(batch["uid"], baselines)}))
             log_prob_metrics: dict[str, float] = {}
             if self.recompute_old_log_prob:
                 with timed("old_log_prob", timings):
@@ -149,10 +173,19 @@ class RayPPOTrainer:
             if self.use_reference:
                 with timed("ref", timings):
                     batch = self._ref_log_prob(batch)
+            if self.critic is not None:
+                with timed("values", timings):
+                    batch = batch.union(self.critic.compute_values(batch))
             with timed("adv", timings):
                 batch, adv_metrics = self._advantage(batch)
-            with timed("update_actor", timings):
-                actor_metrics = self._update_actor(batch)
+            critic_metrics: dict[str, float] = {}
+            if self.critic is not None:
+                with timed("update_critic", timings):
+                    critic_metrics = self._update_critic(batch)
+            actor_metrics: dict[str, float] = {}
+            if self.global_step > int(self.config.trainer.critic_warmup):
+                with timed("update_actor", timings):
+                    actor_metrics = self._update_actor(batch)
             if self.config.trainer.save_freq > 0 and (is_last or self._due(self.config.trainer.save_freq)):
                 with timed("save_checkpoint", timings):  # before validating: a crash there loses no training
                     self._save()
@@ -162,7 +195,7 @@ class RayPPOTrainer:
                     metrics |= self._validate()
             with timed("log", timings):
                 metrics |= rollout_metrics | layout_metrics | reward_metrics | log_prob_metrics | adv_metrics
-                metrics |= actor_metrics
+                metrics |= critic_metrics | actor_metrics
                 metrics |= compute_data_metrics(batch, int(self.config.data.max_response_length))
                 metrics |= {"training/global_step": self.global_step, "training/epoch": self.epoch}
         num_tokens = int(batch["attention_mask"].sum())
@@ -220,6 +253,7 @@ class RayPPOTrainer:
         else:
             order = to_ranks
         metrics = balance_metrics(tokens_per_rank(lengths[to_ranks], ranks), tokens_per_rank(lengths[order], ranks))
+        self._layout_order = order
         return batch.reorder(order), metrics
 
     def _score(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
@@ -263,6 +297,15 @@ class RayPPOTrainer:
         fields = {"token_level_rewards": rewards, "advantages": advantages, "returns": returns}
         return batch.union(Batch(fields)), metrics
 
+    def _update_critic(self, batch: Batch) -> dict[str, float]:
+        """The critic's step; its mini-batches are those of the generation order when their size or the
+        critic's ranks differ from the actor's layout."""
+        samples, ranks = self.critic_sizes.mini_batch_samples, self.critic.dp_size
+        if samples != self.batch_sizes.mini_batch_samples or ranks != self.workers.dp_size:
+            in_generation_order = np.argsort(self._layout_order)
+            batch = batch.reorder(in_generation_order[update_order(len(batch), samples, ranks).numpy()])
+        return dict(self.critic.update_critic(batch)[0])
+
     def _update_actor(self, batch: Batch) -> dict[str, float]:
         return dict(self.workers.update_actor(batch)[0])
 
@@ -291,7 +334,16 @@ class RayPPOTrainer:
             "kl_coef": None if self.kl_ctrl is None else self.kl_ctrl.value,
             "wandb_run_id": self.tracker.wandb_run_id if self.tracker is not None else None,
         }
-        self.checkpoints.save(self.global_step, save_actor, self._train_loader.state_dict(), trainer_state)
+        self.checkpoints.save(
+            self.global_step, save_actor, self._train_loader.state_dict(), trainer_state, save_critic=self._critic_io("save")
+        )
+
+    def _critic_io(self, action: str):
+        """The critic's ``save`` / ``load`` of a checkpoint folder, or None without a critic."""
+        if self.critic is None:
+            return None
+        method = getattr(self.critic, f"{action}_critic_checkpoint")
+        return lambda critic_dir: method(str(critic_dir))
 
     def _restore(self) -> None:
         """Load the checkpoint chosen by ``trainer.resume_mode``, or start epoch 0 afresh."""
@@ -303,7 +355,7 @@ class RayPPOTrainer:
             return
         logger.info("resuming from %s", step_dir)
         loader_state, state = CheckpointManager.load(
-            step_dir, lambda actor_dir: self.workers.load_checkpoint(str(actor_dir))
+            step_dir, lambda actor_dir: self.workers.load_checkpoint(str(actor_dir)), self._critic_io("load")
         )
         self.global_step = int(state["global_step"])
         if self.train_dataset is not None:  # (a validation-only run needs just the weights)

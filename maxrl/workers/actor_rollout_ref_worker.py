@@ -17,6 +17,7 @@ return only the fields they add; the driver joins them to its batch with `Batch.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -30,12 +31,12 @@ from maxrl.controller.methods import data_parallel, on_all_ranks
 from maxrl.data.batch import Batch
 from maxrl.workers.batch_sizes import resolve_batch_sizes
 from maxrl.workers.checkpoint import export_hf_folder, load_sharded, save_sharded
-from maxrl.workers.fsdp import build_device_mesh, shard_model, worker_device
+from maxrl.workers.fsdp import build_device_mesh, offload_policy, shard_model, worker_device
 from maxrl.workers.hf_model import load_causal_lm, load_tokenizer, parse_dtype, saved_dtype
 from maxrl.workers.log_probs import ForwardOptions, micro_batched_log_probs
 from maxrl.workers.lora import LoraSettings, adapters_disabled, add_adapters, merged_parameters
 from maxrl.workers.micro_batches import MicroBatching
-from maxrl.workers.optim import build_lr_scheduler, build_optimizer
+from maxrl.workers.optim import build_grad_scaler, build_lr_scheduler, build_optimizer
 from maxrl.workers.policy_update import PolicyLoss, update_policy
 from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
 from maxrl.workers.rollout.vllm_sync_check import check_weight_sync, default_tolerance
@@ -68,7 +69,7 @@ class ActorRolloutRefWorker:
         trainable = [parameter for parameter in self.actor.parameters() if parameter.requires_grad]
         self.optimizer = build_optimizer(trainable, aref.actor.optim)
         self.lr_scheduler = build_lr_scheduler(self.optimizer, aref.actor.optim)
-        self.grad_scaler = self._build_grad_scaler()
+        self.grad_scaler = build_grad_scaler(self.compute_dtype, self.device)
         self.policy_loss = PolicyLoss.from_config(config)
         self.forward_options = ForwardOptions.from_config(config)
         kl_on = bool(aref.actor.get("use_kl_loss")) or bool(
@@ -97,6 +98,8 @@ class ActorRolloutRefWorker:
             self.adapted = add_adapters(model, self.lora, seed=self.base_seed)
         if trainable and aref.model.get("enable_gradient_checkpointing"):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        section = "actor_rollout_ref.actor" if trainable else "actor_rollout_ref.ref"
+        offload = offload_policy(OmegaConf.select(self.config, f"{section}.fsdp_config"), self.device, section)
         fsdp_config = aref.actor.get("fsdp_config") or {}
         return shard_model(
             model,
@@ -104,21 +107,18 @@ class ActorRolloutRefWorker:
             self.compute_dtype,
             reshard_after_forward=bool(fsdp_config.get("reshard_after_forward", True)),
             trainable=trainable,
+            offload=offload,
         )
-
-    def _build_grad_scaler(self):
-        """fp16 gradients underflow without loss scaling; bf16 and fp32 need none."""
-        if self.compute_dtype != torch.float16:
-            return None
-        from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
-
-        return ShardedGradScaler(device=self.device.type, growth_interval=400)
 
     # ------------------------------------------------------------------ rollout
     def _full_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
-        """The actor's parameters, unsharded one at a time (a collective per parameter)."""
+        """The actor's parameters, unsharded one at a time (a collective per parameter; offloaded shards are
+        copied to the device first, where the collective runs)."""
         for name, parameter in self.actor.named_parameters():
-            yield name, parameter.full_tensor() if hasattr(parameter, "full_tensor") else parameter
+            if hasattr(parameter, "full_tensor"):
+                yield name, parameter.to(self.device).full_tensor()
+            else:
+                yield name, parameter
 
     def _rollout_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
         """What the rollout loads: the actor's parameters, with LoRA merged into plain Hugging Face weights."""
@@ -127,8 +127,11 @@ class ActorRolloutRefWorker:
         return merged_parameters(self._full_parameters(), self.lora.scale)
 
     @data_parallel
-    def generate_sequences(self, prompts: Batch, validate: bool = False, step: int | None = None) -> Batch:
-        """Samples for left-padded prompts: ``rollout.n`` per prompt (``val_kwargs`` when `validate`).
+    def generate_sequences(
+        self, prompts: Batch, validate: bool = False, step: int | None = None, greedy: bool = False
+    ) -> Batch:
+        """Samples for left-padded prompts: ``rollout.n`` per prompt (``val_kwargs`` when `validate`; one
+        greedy response per prompt when `greedy`, ReMax's baseline).
 
         Rows come out in prompt order, each prompt's samples adjacent, carrying the prompt's non-tensor
         fields. With `step` given, the draw is a fixed function of (``trainer.seed``, step, rank).
@@ -144,6 +147,8 @@ class ActorRolloutRefWorker:
         sampling = sampling_params_from_config(
             self.config.actor_rollout_ref.rollout, self.stop_token_ids, validate, seed
         )
+        if greedy:
+            sampling = dataclasses.replace(sampling, n=1, do_sample=False)
         samples = self.rollout.generate(prompts, sampling).to("cpu")
         self.rollout.sleep()
         carried = prompts.repeat(sampling.n)

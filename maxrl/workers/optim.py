@@ -15,7 +15,7 @@ from transformers.optimization import (
     get_cosine_with_min_lr_schedule_with_warmup,
 )
 
-__all__ = ["build_lr_scheduler", "build_optimizer", "warmup_steps"]
+__all__ = ["build_grad_scaler", "build_lr_scheduler", "build_optimizer", "warmup_steps"]
 
 OPTIM = "actor_rollout_ref.actor.optim"
 
@@ -28,6 +28,15 @@ def build_optimizer(parameters: Iterable[torch.nn.Parameter], optim: DictConfig)
         betas=tuple(float(b) for b in optim.get("betas", (0.9, 0.999))),
         weight_decay=float(optim.get("weight_decay", 0.01)),
     )
+
+
+def build_grad_scaler(compute_dtype: torch.dtype, device: torch.device):
+    """A loss scaler for fp16 (its gradients underflow without one); None for bf16 and fp32."""
+    if compute_dtype != torch.float16:
+        return None
+    from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+    return ShardedGradScaler(device=device.type, growth_interval=400)
 
 
 def _total_steps(optim: DictConfig, needed_for: str) -> int:

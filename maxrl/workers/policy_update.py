@@ -24,8 +24,6 @@ fixed before the first micro-batch, when the skipped pass's ``log pi_old`` is no
 
 from __future__ import annotations
 
-import logging
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -36,12 +34,11 @@ from maxrl.algorithms import RolloutCorrection, agg_loss, compute_policy_loss, k
 from maxrl.algorithms.masked import masked_sum
 from maxrl.data.batch import SAMPLE_VALID, Batch
 from maxrl.workers.batch_sizes import chunk_sizes
+from maxrl.workers.grad_step import all_reduce_sum, clip_and_step
 from maxrl.workers.log_probs import ForwardOptions, response_log_probs
 from maxrl.workers.micro_batches import MicroBatching
 
 __all__ = ["PolicyLoss", "loss_mask", "update_policy"]
-
-logger = logging.getLogger(__name__)
 
 _CLIP_KEYS = ("clip_ratio", "clip_ratio_low", "clip_ratio_high", "clip_ratio_c")
 OLD_LOG_PROBS = "old_log_probs"
@@ -90,12 +87,6 @@ def loss_mask(batch: Batch) -> torch.Tensor:
     if SAMPLE_VALID in batch:
         mask = mask * batch[SAMPLE_VALID].to(mask.dtype)[:, None]
     return mask
-
-
-def _all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
-    values = values.detach().clone()
-    dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values
 
 
 def _micro_batch_loss(
@@ -157,27 +148,6 @@ def _sampler_gap_sums(
     }
 
 
-def _clip_and_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, grad_clip: float | None, scaler
-) -> tuple[float, bool]:
-    """Clip the global grad norm and step; a non-finite norm skips the step. Returns (norm, stepped)."""
-    if scaler is not None:
-        scaler.unscale_(optimizer)
-    max_norm = float(grad_clip) if grad_clip and grad_clip > 0 else math.inf
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-    norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
-    stepped = math.isfinite(norm)
-    if scaler is not None:
-        scaler.step(optimizer)  # the scaler skips the step itself when gradients overflowed
-        scaler.update()
-    elif stepped:
-        optimizer.step()
-    if not stepped:
-        logger.warning("actor grad norm is %s: optimizer step skipped", norm)
-    optimizer.zero_grad(set_to_none=True)
-    return norm, stepped
-
-
 def update_policy(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -210,7 +180,7 @@ def update_policy(
     model.train()
     for _ in range(ppo_epochs):
         for mini in batch.split(mini_batches):
-            normalizer = _all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
+            normalizer = all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
             sums: dict[str, torch.Tensor] = {}
             for rows in micro_batching.plan(mini):
                 loss, stats = _micro_batch_loss(model, mini.reorder(rows), normalizer, spec)
@@ -218,7 +188,7 @@ def update_policy(
                 (scaler.scale(scaled) if scaler is not None else scaled).backward()
                 for name, value in stats.items():
                     sums[name] = sums.get(name, 0.0) + value
-            grad_norm, stepped = _clip_and_step(model, optimizer, grad_clip, scaler)
+            grad_norm, stepped = clip_and_step(model, optimizer, grad_clip, scaler)
             steps, skipped = steps + 1, skipped + (not stepped)
             for name, value in _mini_batch_metrics(sums).items():
                 totals[name] = totals.get(name, 0.0) + value
@@ -233,7 +203,7 @@ def _mini_batch_metrics(sums: dict[str, torch.Tensor]) -> dict[str, float]:
     token-weighted means."""
     names = sorted(sums)
     reduced = dict(
-        zip(names, _all_reduce_sum(torch.stack([torch.as_tensor(sums[n]).float() for n in names])).tolist())
+        zip(names, all_reduce_sum(torch.stack([torch.as_tensor(sums[n]).float() for n in names])).tolist())
     )
     tokens = max(reduced.pop("tokens"), 1.0)
     losses = {"pg_loss", "kl_loss"}
