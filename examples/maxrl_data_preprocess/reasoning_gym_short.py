@@ -2,11 +2,11 @@
 
 For RL on a small model at CPU scale: `python -m maxrl.experiments.task_probe` measures the model's pass@k on
 each preset, and this script writes the one chosen in verl's parquet format, with the probe's prompt (the
-question, then "Give only the final answer.") and data source ``reasoning_gym/<task>`` (scored by
-math-verify). Train and test come from one generated stream with repeated questions removed, so no test
+question, then "Give only the final answer.") and data source ``reasoning_gym/<task>`` (scored by the
+last number of the response, maxrl.rewards.final_number). Train and test come from one generated stream with repeated questions removed, so no test
 question appears in train; the same --seed gives the same files.
 
-    python examples/maxrl_data_preprocess/reasoning_gym_short.py --preset legs_easy --local_dir ~/data/rg_legs
+    python examples/maxrl_data_preprocess/reasoning_gym_short.py --preset arith_2d --local_dir ~/data/rg_arith_2d
 """
 
 import argparse

@@ -3,8 +3,8 @@
 A preset is one reasoning-gym task at a fixed easy setting. The same presets, prompt and problem stream are
 used by the task probe (`maxrl.experiments.task_probe`, which measures a model's pass@k on each) and by the
 data preparation (`examples/maxrl_data_preprocess/reasoning_gym_short.py`), so the probe measures exactly
-what a training run will see. Answers are whole numbers, scored by math-verify (the final number of the
-response), under the data source ``reasoning_gym/<task>``.
+what a training run will see. Answers are whole numbers, scored by the last number of the response
+(`maxrl.rewards.final_number`), under the data source ``reasoning_gym/<task>``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ PRESETS = {
     "equations_easy": Preset("simple_equations", {"min_terms": 2, "max_terms": 2, "max_value": 10,
                                                   "operators": ("+", "-"), "operators_weights": (0.5, 0.5)}),
     "legs_easy": Preset("leg_counting", {"min_animals": 1, "max_animals": 2, "max_instances": 3}),
-    "count_bits_6": Preset("count_bits", {"max_n": 63}),
+    "count_bits_7": Preset("count_bits", {"max_n": 127}),
     "letters_short": Preset("letter_counting", {"min_words": 3, "max_words": 5}),
 }
 

@@ -3,13 +3,13 @@
 RL from outcome rewards needs a task the starting model sometimes solves: at pass@1 = 0 every group of
 rollouts scores 0 and the update is a no-op; near 1 there is nothing left to gain. For each preset of
 `maxrl.data.reasoning_gym_tasks` this samples ``--samples`` answers to ``--problems`` problems with the
-model's chat template (the same prompt and math-verify scoring a training run uses) and reports unbiased
-pass@k.
+model's chat template (the same prompt and scorer a training run uses: the default scorer of the data
+source) and reports unbiased pass@k.
 
     nice -n 19 python -m maxrl.experiments.task_probe --model /tmp/models/smollm2 \\
         --tasks arith_1d legs_easy --out outputs/task_probe
 
-Writes ``<out>/probe.json`` (per task: setting, per-problem correct counts, pass@k, example responses) after
+Writes ``<out>/probe.json`` (per task: setting, per-problem correct counts, pass@k, every response) after
 each task and ``<out>/probe.md`` (the table) at the end.
 """
 
@@ -58,7 +58,7 @@ def sample_responses(model, tokenizer, prompts: Sequence[str], args) -> list[str
 
 def probe_task(name: str, model, tokenizer, args) -> dict:
     """One preset's pass@k: per-problem correct counts over ``args.samples`` samples."""
-    from maxrl.rewards.math_verify_score import compute_score
+    from maxrl.rewards import default_compute_score
 
     preset = PRESETS[name]
     problems = unique_problems(preset, args.problems, args.seed)
@@ -66,7 +66,7 @@ def probe_task(name: str, model, tokenizer, args) -> dict:
                                              add_generation_prompt=True) for entry in problems]
     started = time.perf_counter()
     responses = sample_responses(model, tokenizer, prompts, args)
-    scores = [compute_score(preset.data_source, response, str(problems[i // args.samples]["answer"]))["acc"]
+    scores = [default_compute_score(preset.data_source, response, str(problems[i // args.samples]["answer"]))["acc"]
               for i, response in enumerate(responses)]
     correct = np.asarray(scores, dtype=np.int64).reshape(len(problems), args.samples).sum(axis=1)
     ks = sorted({*(2**e for e in range(args.samples.bit_length())), args.samples} - {0})
@@ -76,8 +76,8 @@ def probe_task(name: str, model, tokenizer, args) -> dict:
         "problems": len(problems), "samples": args.samples, "seconds": round(time.perf_counter() - started, 1),
         "pass_at_k": {str(k): float(np.mean(pass_at_k(np.full_like(correct, args.samples), correct, k))) for k in ks},
         "num_correct": correct.tolist(),
-        "examples": [{"question": problems[i // args.samples]["question"], "answer": str(problems[i // args.samples]["answer"]),
-                      "response": responses[i], "correct": bool(scores[i])} for i in range(0, len(responses), args.samples)][:8],
+        "responses": [{"question": problems[i // args.samples]["question"], "answer": str(problems[i // args.samples]["answer"]),
+                       "response": response, "correct": bool(scores[i])} for i, response in enumerate(responses)],
     }
 
 

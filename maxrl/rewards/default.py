@@ -1,6 +1,7 @@
 """``default_compute_score``: the scorer chosen by a row's ``data_source`` (docs/data_and_rewards.md, Scorers).
 
-Math sources go to math-verify and ``maze*`` sources to the maze verifier. A source nobody registered is an
+Math sources go to math-verify, the short-answer reasoning-gym presets to their last number
+(``final_number``) and ``maze*`` sources to the maze verifier. A source nobody registered is an
 error, never a silent zero: a typo in a parquet file's ``data_source`` would otherwise look like a model that
 never learns. Scorer modules are imported on first use, so a maze run never loads sympy.
 """
@@ -28,7 +29,10 @@ MATH_SOURCES = (
     "hmmt_nov_2025",
     "jeebench",
     "reasoning_gym/gsm_symbolic",
-    # Short numeric answers of the easy presets in maxrl.data.reasoning_gym_tasks (the final number counts).
+)
+#: Exact ``data_source`` values scored by their last number (maxrl.rewards.final_number): the short-answer
+#: presets of maxrl.data.reasoning_gym_tasks, where math-verify would accept the question's own expression.
+FINAL_NUMBER_SOURCES = (
     "reasoning_gym/basic_arithmetic",
     "reasoning_gym/chain_sum",
     "reasoning_gym/products",
@@ -49,6 +53,12 @@ def _math_score(data_source, solution_str, ground_truth, extra_info):
     return math_verify_score.compute_score(data_source, solution_str, ground_truth, extra_info)
 
 
+def _final_number_score(data_source, solution_str, ground_truth, extra_info):
+    from maxrl.rewards import final_number
+
+    return final_number.compute_score(data_source, solution_str, ground_truth, extra_info)
+
+
 def _maze_score(data_source, solution_str, ground_truth, extra_info):
     from maxrl.tasks.maze import compute_score
 
@@ -58,18 +68,20 @@ def _maze_score(data_source, solution_str, ground_truth, extra_info):
 def known_data_sources() -> list[str]:
     """Every ``data_source`` pattern the default scorer accepts (``*`` marks a prefix)."""
     prefixes = [f"{prefix}*" for prefix in MATH_PREFIXES + MAZE_PREFIXES]
-    return sorted(MATH_SOURCES) + sorted(prefixes)
+    return sorted(MATH_SOURCES + FINAL_NUMBER_SOURCES) + sorted(prefixes)
 
 
 def has_default_scorer(data_source) -> bool:
     return isinstance(data_source, str) and (
-        data_source.startswith(MAZE_PREFIXES + MATH_PREFIXES) or data_source in MATH_SOURCES
+        data_source.startswith(MAZE_PREFIXES + MATH_PREFIXES)
+        or data_source in MATH_SOURCES + FINAL_NUMBER_SOURCES
     )
 
 
 def closest_known_source(data_source) -> str | None:
     """The known data source (or prefix) a misspelt one most resembles, for a "did you mean" hint."""
-    candidates = list(MATH_SOURCES) + [prefix + "*" for prefix in MATH_PREFIXES + MAZE_PREFIXES]
+    candidates = list(MATH_SOURCES + FINAL_NUMBER_SOURCES)
+    candidates += [prefix + "*" for prefix in MATH_PREFIXES + MAZE_PREFIXES]
     found = difflib.get_close_matches(str(data_source), candidates, n=1, cutoff=0.5)
     if not found:  # "gsm8k" for "openai/gsm8k": compare with the part after the last slash too
         tails = {source.rsplit("/", 1)[-1]: source for source in MATH_SOURCES}
@@ -79,6 +91,8 @@ def closest_known_source(data_source) -> str | None:
 
 def route(data_source: str):
     """The scorer function for one ``data_source``; ValueError listing the known ones if there is none."""
+    if data_source in FINAL_NUMBER_SOURCES:
+        return _final_number_score
     if has_default_scorer(data_source):
         return _maze_score if data_source.startswith(MAZE_PREFIXES) else _math_score
     raise ValueError(
@@ -96,6 +110,7 @@ def default_compute_score(data_source: str, solution_str: str, ground_truth, ext
 
 def _warm_up() -> None:
     """Import every route's scorer and prime math-verify, so no item's time limit pays for it."""
+    import maxrl.rewards.final_number  # noqa: F401
     import maxrl.tasks.maze  # noqa: F401
     from maxrl.rewards import math_verify_score
 

@@ -47,11 +47,22 @@ def test_every_preset_generates_and_its_answer_scores(name):
     assert default_compute_score(preset.data_source, f"{answer}", answer)["acc"] == 1.0
 
 
-def test_the_final_number_of_a_short_response_is_the_answer():
-    source = PRESETS["legs_easy"].data_source
-    assert default_compute_score(source, "2 cats have 4 legs each, so 8", "8")["acc"] == 1.0
+def test_the_last_number_literal_of_the_response_is_the_answer():
+    source = PRESETS["arith_2d"].data_source
+    assert default_compute_score(source, "2 cats have 4 legs each, so 8", "8") == {"score": 1.0, "acc": 1.0,
+                                                                                   "pred": "8"}
     assert default_compute_score(source, "There are 8 legs. Each cat has 4 legs", "8")["acc"] == 0.0
     assert default_compute_score(source, "5 - 9 = -4", "-4")["acc"] == 1.0
+    assert default_compute_score(source, "It is 1,057.", "1057")["acc"] == 1.0
+    assert default_compute_score(source, "no idea", "3") == {"score": 0.0, "acc": 0.0, "pred": ""}
+
+
+def test_repeating_the_question_is_not_the_answer():
+    """math-verify evaluates "1 - 58" to -57; an RL policy learnt to answer that way within ten steps."""
+    source = PRESETS["arith_2d"].data_source
+    assert default_compute_score(source, "1 - 58", "-57")["acc"] == 0.0
+    assert default_compute_score(source, "1-58", "-57")["acc"] == 0.0
+    assert default_compute_score(source, "1 - 58 = -57", "-57")["acc"] == 1.0
 
 
 def test_a_task_with_too_few_distinct_questions_is_an_error():
