@@ -6,7 +6,7 @@ question, then "Give only the final answer.") and data source ``reasoning_gym/<t
 last number of the response, maxrl.rewards.final_number). Train and test come from one generated stream with repeated questions removed, so no test
 question appears in train; the same --seed gives the same files.
 
-    python examples/maxrl_data_preprocess/reasoning_gym_short.py --preset arith_2d --local_dir ~/data/rg_arith_2d
+    python examples/maxrl_data_preprocess/reasoning_gym_short.py --preset arith_1d --local_dir ~/data/rg_arith_1d --train_size 160
 """
 
 import argparse
