@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from maxrl.algorithms import entropy_from_logits, log_probs_from_logits
 from maxrl.data.batch import Batch
 from maxrl.workers.hf_model import cache_keyword
-from maxrl.workers.micro_batches import MicroBatching
+from maxrl.workers.micro_batches import MicroBatching, distinct_prompts
 
 __all__ = ["ForwardOptions", "micro_batched_log_probs", "response_log_probs"]
 
@@ -98,15 +98,6 @@ def _padded_forward(model, batch: Batch, temperature: float, with_entropy: bool,
     return _log_probs_and_entropy(logits, responses, temperature, with_entropy, entropy_grad)
 
 
-def _distinct_prompts(batch: Batch, prompt_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(rows, inverse)``: one row index per distinct prompt, and each sample's distinct-prompt index."""
-    key = torch.cat([batch[name][:, :prompt_length] for name in ("input_ids", "attention_mask", "position_ids")], 1)
-    _, inverse = torch.unique(key, dim=0, return_inverse=True)
-    rows = torch.full((int(inverse.max()) + 1,), len(key), dtype=torch.long, device=key.device)
-    rows = rows.scatter_reduce(0, inverse, torch.arange(len(key), device=key.device), reduce="amin")
-    return rows, inverse
-
-
 def _shared_prompt_forward(model, batch: Batch, temperature: float, with_entropy: bool, entropy_grad: bool):
     """Each distinct prompt once, then every response attending to its prompt's keys and values.
 
@@ -114,7 +105,7 @@ def _shared_prompt_forward(model, batch: Batch, temperature: float, with_entropy
     gather parameters in every forward, so all ranks must run the same number of them."""
     input_ids, responses = batch["input_ids"], batch["responses"]
     prompt_length, response_length = input_ids.shape[1] - responses.shape[1], responses.shape[1]
-    rows, inverse = _distinct_prompts(batch, prompt_length)
+    rows, inverse = distinct_prompts(batch)
     keyword = cache_keyword(model)
     prompt_out = model(
         input_ids=input_ids[rows, :prompt_length],
@@ -181,7 +172,7 @@ def micro_batched_log_probs(
     options: ForwardOptions = ForwardOptions(),
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`response_log_probs` over the micro-batches of `micro_batching`, in the batch's row order."""
-    order = micro_batching.plan(batch)
+    order = micro_batching.plan(batch, share_prompt=options.share_prompt)
     parts = [
         response_log_probs(model, batch.reorder(rows), temperature, with_entropy, options=options) for rows in order
     ]

@@ -1,13 +1,23 @@
 """Cutting one rank's rows into micro-batches: by a sample count, or by a token budget (verl's
 ``use_dynamic_bsz``).
 
-A token budget keeps every forward near the same cost whatever the lengths: rows are sorted by length
-(longest first) and filled into micro-batches while ``rows x longest row`` stays within the budget, the
-memory a trimmed micro-batch (`maxrl.workers.log_probs.ForwardOptions.remove_padding`) needs. Sorting
-puts similar lengths together, so trimming leaves little padding. FSDP gathers parameters in every
-forward, so every rank must run the same number of micro-batches: the count is the maximum over ranks,
-and a rank below it splits its largest micro-batches. The loss is normalised by the whole mini-batch,
-so none of this changes a result (parity tests in ``tests/unit/workers/test_wrk_policy_update.py``).
+A token budget keeps every forward near the same cost whatever the lengths. A micro-batch's cost is the
+number of token positions its forwards compute once padding columns are trimmed
+(`maxrl.workers.log_probs.ForwardOptions`):
+
+* one forward over whole rows: ``rows x longest row``;
+* with the prompt shared (``share_prompt``): ``distinct prompts x longest prompt`` for the prompt pass plus
+  ``rows x longest response`` for the response pass. Counting what this layout really computes lets a
+  micro-batch hold more samples, so fewer micro-batches recompute the same prompt.
+
+Rows are sorted by the length that sets the cost (longest first; with a shared prompt, the samples of one
+prompt next to each other among equal lengths) and cut into as few micro-batches as the budget allows,
+spread evenly (no short remainder alone); sorting puts similar lengths together, so trimming leaves little
+padding. FSDP gathers
+parameters in every forward, so every rank must run the same number of micro-batches: the count is the
+maximum over ranks, and a rank below it splits its costliest micro-batches. The loss is normalised by the
+whole mini-batch, so none of this changes a result (parity tests in
+``tests/unit/workers/test_wrk_policy_update.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import torch.distributed as dist
 if TYPE_CHECKING:  # the driver's config checks import this module; tensordict would add a second to them
     from maxrl.data.batch import Batch
 
-__all__ = ["MicroBatching", "token_budget_plan"]
+__all__ = ["MicroBatching", "RowLengths", "distinct_prompts", "token_budget_plan"]
 
 
 def _max_over_ranks(count: int) -> int:
@@ -32,18 +42,110 @@ def _max_over_ranks(count: int) -> int:
     return int(value)
 
 
-def token_budget_plan(lengths: torch.Tensor, max_tokens: int, min_count: int = 1) -> list[torch.Tensor]:
-    """Row indices of micro-batches with ``rows x longest row <= max_tokens`` (a row longer than the budget
-    goes alone), at least `min_count` of them (when there are that many rows), longest rows first."""
-    order = torch.argsort(lengths.cpu(), descending=True, stable=True)
-    chunks: list[list[int]] = []
-    for row in order.tolist():
-        if chunks and (len(chunks[-1]) + 1) * int(lengths[chunks[-1][0]]) <= max_tokens:
-            chunks[-1].append(row)
-        else:
-            chunks.append([row])
-    while len(chunks) < min(min_count, len(order)):
-        largest = max(range(len(chunks)), key=lambda i: (len(chunks[i]) * int(lengths[chunks[i][0]]), -i))
+def distinct_prompts(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(rows, inverse)``: one row index per distinct prompt (tokens, mask and positions alike), and each
+    sample's distinct-prompt index."""
+    prompt_length = batch["input_ids"].shape[1] - batch["responses"].shape[1]
+    key = torch.cat([batch[name][:, :prompt_length] for name in ("input_ids", "attention_mask", "position_ids")], 1)
+    _, inverse = torch.unique(key, dim=0, return_inverse=True)
+    rows = torch.full((int(inverse.max()) + 1,), len(key), dtype=torch.long, device=key.device)
+    rows = rows.scatter_reduce(0, inverse, torch.arange(len(key), device=key.device), reduce="amin")
+    return rows, inverse
+
+
+@dataclass(frozen=True)
+class RowLengths:
+    """Valid tokens per row: its prompt's, its response's, and (for a shared prompt) which prompt it has;
+    ``prompt_ids=None`` costs whole rows."""
+
+    prompt: torch.Tensor
+    response: torch.Tensor
+    prompt_ids: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, batch: Batch, share_prompt: bool = False) -> RowLengths:
+        prompt_length = batch["input_ids"].shape[1] - batch["responses"].shape[1]
+        mask = batch["attention_mask"].cpu()
+        prompt_ids = distinct_prompts(batch)[1].cpu() if share_prompt else None
+        return cls(mask[:, :prompt_length].sum(-1), mask[:, prompt_length:].sum(-1), prompt_ids)
+
+    def __len__(self) -> int:
+        return len(self.response)
+
+    def order(self) -> list[int]:
+        """Rows by decreasing cost-setting length (stable, so a shared prompt's samples stay together)."""
+        if self.prompt_ids is None:
+            return torch.argsort(self.prompt + self.response, descending=True, stable=True).tolist()
+        by_prompt = torch.argsort(self.prompt_ids, stable=True)
+        return by_prompt[torch.argsort(self.response[by_prompt], descending=True, stable=True)].tolist()
+
+    def cost(self, rows: list[int]) -> int:
+        """Token positions the forwards of a micro-batch of `rows` compute."""
+        chunk = _Chunk(self)
+        for row in rows:
+            chunk.add(row)
+        return chunk.cost()
+
+
+class _Chunk:
+    """A micro-batch being filled, its cost kept up to date row by row."""
+
+    def __init__(self, lengths: RowLengths):
+        self.lengths = lengths
+        self.rows: list[int] = []
+        self._longest_row = self._longest_prompt = self._longest_response = 0
+        self._prompts: set[int] = set()
+
+    def _after(self, row: int) -> tuple[int, int, int, set[int]]:
+        lengths = self.lengths
+        prompt, response = int(lengths.prompt[row]), int(lengths.response[row])
+        prompts = self._prompts if lengths.prompt_ids is None else self._prompts | {int(lengths.prompt_ids[row])}
+        return (max(self._longest_row, prompt + response), max(self._longest_prompt, prompt),
+                max(self._longest_response, response), prompts)
+
+    def cost(self, with_row: int | None = None) -> int:
+        """The cost of the rows so far, or of the rows and `with_row`."""
+        longest_row, longest_prompt, longest_response, prompts = (
+            (self._longest_row, self._longest_prompt, self._longest_response, self._prompts)
+            if with_row is None else self._after(with_row)
+        )
+        rows = len(self.rows) + (with_row is not None)
+        if self.lengths.prompt_ids is None:
+            return rows * longest_row
+        return len(prompts) * longest_prompt + rows * longest_response
+
+    def add(self, row: int) -> None:
+        self._longest_row, self._longest_prompt, self._longest_response, self._prompts = self._after(row)
+        self.rows.append(row)
+
+
+def _fill(lengths: RowLengths, order: list[int], max_tokens: int) -> list[list[int]]:
+    """`order` cut into consecutive micro-batches, each as full as `max_tokens` allows (a row costlier than
+    it goes alone): the fewest micro-batches any cut of `order` into pieces within the budget can have."""
+    chunks: list[_Chunk] = []
+    for row in order:
+        if not chunks or chunks[-1].cost(with_row=row) > max_tokens:
+            chunks.append(_Chunk(lengths))
+        chunks[-1].add(row)
+    return [chunk.rows for chunk in chunks]
+
+
+def token_budget_plan(lengths: RowLengths, max_tokens: int, min_count: int = 1) -> list[torch.Tensor]:
+    """Row indices of micro-batches whose `RowLengths.cost` is at most `max_tokens` (a row costlier than the
+    budget goes alone), costliest first, at least `min_count` of them (when there are that many rows).
+
+    The count is the fewest the budget allows (or `min_count`); at that count the rows are spread as evenly
+    as the budget order permits (the smallest budget that still gives that count), so no micro-batch holds
+    more memory than it must and a short remainder does not run alone."""
+    order = lengths.order()
+    count = max(len(_fill(lengths, order, max_tokens)), min(min_count, len(order)))
+    low, high = max((lengths.cost([row]) for row in order), default=0), max(max_tokens, 1)
+    while low < high:  # the smallest budget that needs no more than `count` micro-batches
+        middle = (low + high) // 2
+        low, high = (low, middle) if len(_fill(lengths, order, middle)) <= count else (middle + 1, high)
+    chunks = _fill(lengths, order, high)
+    while len(chunks) < count:  # more were asked for than any budget makes: halve the costliest
+        largest = max(range(len(chunks)), key=lambda i: (lengths.cost(chunks[i]), len(chunks[i]), -i))
         chunk = chunks.pop(largest)
         half = (len(chunk) + 1) // 2
         chunks[largest:largest] = [chunk[:half], chunk[half:]]
@@ -58,10 +160,11 @@ class MicroBatching:
     max_samples: int | None = None
     max_tokens: int | None = None
 
-    def plan(self, batch: Batch) -> list[torch.Tensor]:
-        """The row indices of each micro-batch of `batch`; together they cover every row once."""
+    def plan(self, batch: Batch, share_prompt: bool = False) -> list[torch.Tensor]:
+        """The row indices of each micro-batch of `batch`; together they cover every row once. The budget
+        is costed for the forward layout: `share_prompt` as in `ForwardOptions`."""
         if self.max_tokens is None:
             return list(torch.arange(len(batch)).split(self.max_samples or max(len(batch), 1)))
-        lengths = batch["attention_mask"].sum(dim=-1)
+        lengths = RowLengths.of(batch, share_prompt)
         local = token_budget_plan(lengths, self.max_tokens)
         return token_budget_plan(lengths, self.max_tokens, min_count=_max_over_ranks(len(local)))

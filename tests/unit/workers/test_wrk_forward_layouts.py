@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from maxrl.data.batch import Batch
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.log_probs import ForwardOptions, micro_batched_log_probs, response_log_probs
-from maxrl.workers.micro_batches import MicroBatching, token_budget_plan
+from maxrl.workers.micro_batches import MicroBatching, RowLengths, token_budget_plan
 from maxrl.workers.rollout import SamplingParams, build_rollout
 
 LAYOUTS = {
@@ -115,9 +115,14 @@ def test_micro_batched_log_probs_come_back_in_row_order(model, grouped_batch, mi
     assert entropy.shape == got.shape
 
 
+def whole_rows(lengths: list[int]) -> RowLengths:
+    """Rows costed whole: a prompt of 0 tokens and the given lengths."""
+    return RowLengths(prompt=torch.zeros(len(lengths), dtype=torch.long), response=torch.tensor(lengths))
+
+
 def test_token_budget_plan_covers_every_row_once_within_the_budget():
     lengths = torch.tensor([5, 30, 12, 12, 7, 50, 3, 9])
-    plan = token_budget_plan(lengths, max_tokens=36)
+    plan = token_budget_plan(whole_rows(lengths.tolist()), max_tokens=36)
     assert sorted(torch.cat(plan).tolist()) == list(range(8))
     for rows in plan:
         longest = int(lengths[rows].max())
@@ -127,11 +132,41 @@ def test_token_budget_plan_covers_every_row_once_within_the_budget():
 
 
 def test_token_budget_plan_splits_its_largest_micro_batches_to_match_other_ranks():
-    lengths = torch.tensor([4, 4, 4, 4, 4, 4])
+    lengths = whole_rows([4, 4, 4, 4, 4, 4])
     assert len(token_budget_plan(lengths, max_tokens=100)) == 1
     plan = token_budget_plan(lengths, max_tokens=100, min_count=4)
     assert len(plan) == 4 and sorted(torch.cat(plan).tolist()) == list(range(6))
     assert len(token_budget_plan(lengths, max_tokens=100, min_count=9)) == 6  # never more than the rows
+
+
+def test_token_budget_plan_spreads_rows_evenly_over_the_fewest_micro_batches():
+    lengths = whole_rows([10] * 8)
+    plan = token_budget_plan(lengths, max_tokens=70)  # 7 rows fit, so 2 micro-batches are needed
+    assert [len(rows) for rows in plan] == [4, 4]  # not 7 + a remainder of 1
+    uneven = whole_rows([30, 10, 10, 10, 10, 10])
+    assert [rows.tolist() for rows in token_budget_plan(uneven, max_tokens=60)] == [[0], [1, 2, 3, 4, 5]]
+
+
+def test_a_shared_prompt_is_costed_once_per_micro_batch():
+    # 2 prompts of 10 tokens x 3 samples; responses of 4, 2, 1 tokens for each prompt.
+    lengths = RowLengths(prompt=torch.full((6,), 10), response=torch.tensor([4, 2, 1, 4, 2, 1]),
+                         prompt_ids=torch.tensor([0, 0, 0, 1, 1, 1]))
+    assert lengths.cost([0, 1, 2]) == 10 + 3 * 4
+    assert lengths.cost([0, 3]) == 2 * 10 + 2 * 4
+    plan = token_budget_plan(lengths, max_tokens=2 * 10 + 6 * 4)
+    assert [rows.tolist() for rows in plan] == [[0, 3, 1, 4, 2, 5]]  # by response length, prompts together
+    whole = RowLengths(prompt=lengths.prompt, response=lengths.response)  # rows of 14, 14, 12, 12, 11, 11
+    assert [len(rows) for rows in token_budget_plan(whole, max_tokens=2 * 10 + 6 * 4)] == [3, 3]
+
+
+def test_the_plan_counts_the_rows_tokens_of_a_batch(grouped_batch):
+    lengths = RowLengths.of(grouped_batch, share_prompt=True)
+    prompt_length = grouped_batch["input_ids"].shape[1] - grouped_batch["responses"].shape[1]
+    mask = grouped_batch["attention_mask"]
+    torch.testing.assert_close(lengths.prompt + lengths.response, mask.sum(-1))
+    torch.testing.assert_close(lengths.response, mask[:, prompt_length:].sum(-1))
+    same_prompt = (grouped_batch["input_ids"][:, None, :prompt_length] == grouped_batch["input_ids"][None, :, :prompt_length]).all(-1)
+    torch.testing.assert_close(same_prompt, lengths.prompt_ids[:, None] == lengths.prompt_ids[None, :])
 
 
 def test_forward_options_come_from_the_model_keys():
