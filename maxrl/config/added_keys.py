@@ -2,60 +2,31 @@
 
 Hydra refuses ``key=value`` for a key the YAML files do not define, but ``+key=value`` adds any key, so a
 misspelt ``+actor_rollout_ref.rollout.mirco_batch_size=8`` used to be accepted and silently ignored. A key
-absent from the YAML defaults is accepted only when something reads it: a key the checks know
-(``TYPED_KEYS``, ``READ_IF_PRESENT``), a key under a free-form section, or a knob of the chosen advantage
-estimator directly under ``algorithm`` (e.g. ``+algorithm.floor`` for an estimator with a ``floor`` argument).
+absent from the YAML defaults is accepted only when something reads it: a key of the schema
+(`maxrl.config.schema`, e.g. the ``+``-only ``actor_rollout_ref.rollout.micro_batch_size``), a key under a
+free-form mapping or an open section, or a knob of the chosen advantage estimator directly under
+``algorithm`` (e.g. ``+algorithm.floor`` for an estimator with a ``floor`` argument).
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
-from maxrl.config import CONFIG_DIR, MAIN_CONFIG
+from maxrl.config.schema import schema_keys, schema_sections
+from maxrl.config.yaml_tree import leaf_keys, yaml_defaults
 
-# Sections whose keys are passed on as a mapping, so any key may be added there.
-FREE_FORM_SECTIONS = (
-    "reward_model.reward_kwargs",  # checked against the manager's options by maxrl.rewards.registry
-    "actor_rollout_ref.model.override_config",  # merged into the model's config.json
-    "actor_rollout_ref.actor.policy_loss",  # knobs of the registered policy loss
-)
-# Keys not in the YAML that the code reads when present.
-READ_IF_PRESENT = (
-    "actor_rollout_ref.rollout.micro_batch_size",
-    "actor_rollout_ref.actor.optim.lr_scheduler_type",
-)
+ESTIMATOR_KNOBS = "algorithm"  # the open section whose direct keys must be knobs of the chosen estimator
 
 
-def yaml_defaults() -> DictConfig:
-    """The config the YAML files define, assembled from the main file's defaults list (no overrides)."""
-    main = OmegaConf.load(CONFIG_DIR / f"{MAIN_CONFIG}.yaml")
-    tree = OmegaConf.create()
-    for entry in main.get("defaults", []):
-        if not isinstance(entry, DictConfig):
-            continue  # _self_
-        ((group, option),) = entry.items()
-        group, _, package = str(group).partition("@")
-        section = OmegaConf.load(CONFIG_DIR / group / f"{option}.yaml")
-        OmegaConf.update(tree, package or group.replace("/", "."), section, merge=True, force_add=True)
-    own = {key: value for key, value in main.items() if key not in ("defaults", "hydra")}
-    return OmegaConf.merge(tree, own)
-
-
-def leaf_keys(cfg: DictConfig) -> list[str]:
-    """Dotted paths of every value that is not itself a non-empty mapping (interpolations unresolved)."""
-
-    def walk(node, prefix: str) -> Iterator[str]:
-        if isinstance(node, dict) and node:
-            for key, value in node.items():
-                yield from walk(value, f"{prefix}{key}.")
-        else:
-            yield prefix[:-1]
-
-    return list(walk(OmegaConf.to_container(cfg, resolve=False), ""))
+def free_form_sections() -> tuple[str, ...]:
+    """Where ``+`` may add any key: mappings passed on whole and open sections (the estimator's aside)."""
+    mappings = [key.path for key in schema_keys().values() if key.free_form]
+    sections = [s.path for s in schema_sections().values() if s.open and s.path != ESTIMATOR_KNOBS]
+    return (*mappings, *sections)
 
 
 def _estimator_accepts(cfg: DictConfig, knob: str) -> bool:
@@ -81,19 +52,19 @@ def closest_key(key: str, known: set[str]) -> str | None:
     return close[0] if close else None
 
 
-def added_key_problems(cfg: DictConfig, known_keys: Iterable[str]) -> Iterator[str]:
+def added_key_problems(cfg: DictConfig) -> Iterator[str]:
     """One problem per key that is in ``cfg`` but neither in the YAML defaults nor read by anything."""
-    defined = set(leaf_keys(yaml_defaults()))
-    known = defined | set(known_keys) | set(READ_IF_PRESENT)
+    known = set(leaf_keys(yaml_defaults())) | set(schema_keys())
+    free_form = free_form_sections()
     for key in leaf_keys(cfg):
-        if key in known or any(key.startswith(section + ".") for section in FREE_FORM_SECTIONS):
+        if key in known or any(key.startswith(section + ".") for section in free_form):
             continue
         section, _, knob = key.partition(".")
-        if section == "algorithm" and "." not in knob and _estimator_accepts(cfg, knob):
+        if section == ESTIMATOR_KNOBS and "." not in knob and _estimator_accepts(cfg, knob):
             continue
         close = closest_key(key, known)
         hint = f"did you mean {close}? " if close else ""
         yield (
             f"+{key}: no such key, and nothing reads it; {hint}Keys can be added with + only under "
-            f"{', '.join(FREE_FORM_SECTIONS)} and, for the chosen estimator's knobs, directly under algorithm"
+            f"{', '.join(free_form)} and, for the chosen estimator's knobs, directly under {ESTIMATOR_KNOBS}"
         )

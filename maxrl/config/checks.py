@@ -2,7 +2,9 @@
 
 Every problem is reported at once, each naming the key to change and what would work, e.g.
 ``actor_rollout_ref.rollout.n=1: algorithm.adv_estimator=maxrl needs at least 2 samples per prompt; set
-actor_rollout_ref.rollout.n >= 2``. Nothing here rewrites the config.
+actor_rollout_ref.rollout.n >= 2``. A key's type and its single-value rule live with its field in
+`maxrl.config.schema`; this module holds the checks that read several keys, files, or installed code.
+Nothing here rewrites the config.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from maxrl.algorithms import KL_TYPES, LOSS_AGG_MODES
-from maxrl.config.choices import CRITIC_VALUES, KNOWN_BACKENDS, SUPPORTED_EXTRA_INPUTS
+from maxrl.config.batch_sizes import ROLLOUT_N, mini_batch_problem
+from maxrl.config.choices import CRITIC_VALUES, SUPPORTED_EXTRA_INPUTS
+from maxrl.config.schema import field_problems
+from maxrl.config.schema.fields import as_list
+from maxrl.config.schema.validate import show
 
 logger = logging.getLogger(__name__)
-
-Rule = Callable[[Any], "str | None"]  # returns what is wrong with a value, or None when it is fine
 
 
 class ConfigError(ValueError):
@@ -31,7 +34,11 @@ class ConfigError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in the config:\n{lines}")
 
 
-# --------------------------------------------------------------------------- value rules
+def select(cfg: DictConfig, key: str, default: Any = None) -> Any:
+    """The value at dotted `key` (interpolations resolved), or `default` when the key is absent."""
+    return OmegaConf.select(cfg, key, default=default)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -40,251 +47,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def positive_int(value: Any) -> str | None:
-    return None if _is_int(value) and value > 0 else "must be a positive integer"
-
-
-def optional_positive_int(value: Any) -> str | None:
-    return None if value is None else positive_int(value)
-
-
-def non_negative_int(value: Any) -> str | None:
-    return None if _is_int(value) and value >= 0 else "must be an integer >= 0"
-
-
-def integer(value: Any) -> str | None:
-    return None if _is_int(value) else "must be an integer"
-
-
-def boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
-
-
-def number(value: Any) -> str | None:
-    return None if _is_number(value) else "must be a number"
-
-
-def non_negative(value: Any) -> str | None:
-    return None if _is_number(value) and value >= 0 else "must be a number >= 0"
-
-
-def positive(value: Any) -> str | None:
-    return None if _is_number(value) and value > 0 else "must be a number > 0"
-
-
-def optional_positive(value: Any) -> str | None:
-    return None if value is None else positive(value)
-
-
-def fraction(value: Any) -> str | None:
-    return None if _is_number(value) and 0 < value <= 1 else "must be a number in (0, 1]"
-
-
-def unit_interval(value: Any) -> str | None:
-    return None if _is_number(value) and 0 <= value <= 1 else "must be a number in [0, 1]"
-
-
-def frequency(value: Any) -> str | None:
-    return None if _is_int(value) and (value == -1 or value > 0) else "must be -1 (off) or a positive integer"
-
-
-def dropout_rate(value: Any) -> str | None:
-    return None if _is_number(value) and 0 <= value < 1 else "must be a number in [0, 1)"
-
-
-def lora_targets(value: Any) -> str | None:
-    """peft's ``all-linear`` shorthand or module names (verl's ``target_modules``)."""
-    names = isinstance(value, (list, ListConfig)) and len(value) > 0 and all(isinstance(v, str) for v in value)
-    return None if value == "all-linear" or names else "must be all-linear or a non-empty list of module names"
-
-
-def one_of(*choices: Any) -> Rule:
-    def rule(value: Any) -> str | None:
-        return None if value in choices else f"must be one of {list(choices)}"
-
-    return rule
-
-
-def equals(expected: Any, why: str) -> Rule:
-    def rule(value: Any) -> str | None:
-        return None if value == expected else f"must be {expected!r}: {why}"
-
-    return rule
-
-
-DTYPES = ("fp32", "bf16", "fp16", "float32", "bfloat16", "float16")
-RECOMPUTE_OLD_LOG_PROB_MODES = ("auto", "always")  # see maxrl.trainer.old_log_probs
-
-# Keys and the rule each value must satisfy. Keys a verl script may add with `+` are checked only if present.
-TYPED_KEYS: dict[str, Rule] = {
-    "data.train_batch_size": positive_int,
-    "data.val_batch_size": optional_positive_int,
-    "data.max_prompt_length": positive_int,
-    "data.max_response_length": positive_int,
-    "data.shuffle": boolean,
-    "data.seed": integer,
-    "data.filter_overlong_prompts": boolean,
-    "data.truncation": one_of("error", "left", "right", "middle"),
-    "data.apply_chat_template": boolean,
-    "data.dataloader_num_workers": non_negative_int,
-    "actor_rollout_ref.model.enable_gradient_checkpointing": boolean,
-    "actor_rollout_ref.model.use_remove_padding": boolean,
-    "actor_rollout_ref.model.share_prompt_prefix": boolean,
-    "actor_rollout_ref.model.trust_remote_code": boolean,
-    "actor_rollout_ref.model.lora_rank": non_negative_int,
-    "actor_rollout_ref.model.lora_alpha": positive,
-    "actor_rollout_ref.model.target_modules": lora_targets,
-    "actor_rollout_ref.model.lora_dropout": dropout_rate,
-    "actor_rollout_ref.actor.strategy": one_of("fsdp2", "fsdp"),
-    "actor_rollout_ref.actor.dtype": one_of(*DTYPES),
-    "actor_rollout_ref.actor.ppo_mini_batch_size": positive_int,
-    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu": optional_positive_int,
-    "actor_rollout_ref.actor.use_dynamic_bsz": boolean,
-    "actor_rollout_ref.actor.ppo_max_token_len_per_gpu": positive_int,
-    "actor_rollout_ref.rollout.log_prob_use_dynamic_bsz": boolean,
-    "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu": positive_int,
-    "actor_rollout_ref.ref.log_prob_use_dynamic_bsz": boolean,
-    "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu": positive_int,
-    "trainer.cpu_threads_per_worker": optional_positive_int,
-    "actor_rollout_ref.actor.ppo_epochs": positive_int,
-    "actor_rollout_ref.actor.recompute_old_log_prob": one_of(*RECOMPUTE_OLD_LOG_PROB_MODES),
-    "actor_rollout_ref.actor.grad_clip": positive,
-    "actor_rollout_ref.actor.clip_ratio": non_negative,
-    "actor_rollout_ref.actor.clip_ratio_low": non_negative,
-    "actor_rollout_ref.actor.clip_ratio_high": non_negative,
-    "actor_rollout_ref.actor.clip_ratio_c": lambda v: None if _is_number(v) and v > 1 else "must be a number > 1",
-    "actor_rollout_ref.actor.loss_agg_mode": one_of(*LOSS_AGG_MODES),
-    "actor_rollout_ref.actor.entropy_coeff": number,
-    "actor_rollout_ref.actor.use_kl_loss": boolean,
-    "actor_rollout_ref.actor.kl_loss_coef": non_negative,
-    "actor_rollout_ref.actor.kl_loss_type": one_of(*KL_TYPES),
-    "actor_rollout_ref.actor.ulysses_sequence_parallel_size": equals(1, "sequence parallelism is not supported"),
-    "actor_rollout_ref.actor.optim.lr": positive,
-    "actor_rollout_ref.actor.optim.weight_decay": non_negative,
-    "actor_rollout_ref.actor.optim.lr_warmup_steps": integer,
-    "actor_rollout_ref.actor.optim.lr_warmup_steps_ratio": unit_interval,
-    "actor_rollout_ref.actor.optim.warmup_style": one_of("constant", "cosine"),
-    "actor_rollout_ref.actor.optim.min_lr_ratio": unit_interval,
-    "actor_rollout_ref.rollout.n": positive_int,
-    "actor_rollout_ref.rollout.temperature": non_negative,
-    "actor_rollout_ref.rollout.top_p": fraction,
-    "actor_rollout_ref.rollout.top_k": integer,
-    "actor_rollout_ref.rollout.do_sample": boolean,
-    "actor_rollout_ref.rollout.dtype": one_of(*DTYPES),
-    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu": optional_positive_int,
-    "actor_rollout_ref.rollout.tensor_model_parallel_size": positive_int,
-    "actor_rollout_ref.rollout.gpu_memory_utilization": fraction,
-    "actor_rollout_ref.rollout.max_model_len": optional_positive_int,
-    "actor_rollout_ref.rollout.max_num_batched_tokens": positive_int,
-    "actor_rollout_ref.rollout.micro_batch_size": positive_int,
-    "actor_rollout_ref.rollout.val_kwargs.n": positive_int,
-    "actor_rollout_ref.rollout.val_kwargs.do_sample": boolean,
-    "actor_rollout_ref.rollout.val_kwargs.temperature": non_negative,
-    "actor_rollout_ref.rollout.val_kwargs.top_p": fraction,
-    "actor_rollout_ref.rollout.val_kwargs.top_k": integer,
-    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu": optional_positive_int,
-    "algorithm.adv_estimator": lambda v: None if isinstance(v, str) else "must be an estimator name",
-    "algorithm.norm_adv_by_std_in_grpo": boolean,
-    "algorithm.pass_k": positive_int,
-    "algorithm.truncate_order": positive_int,
-    "algorithm.gamma": unit_interval,
-    "algorithm.lam": unit_interval,
-    "algorithm.use_kl_in_reward": boolean,
-    "algorithm.kl_penalty": one_of(*KL_TYPES),
-    "algorithm.kl_ctrl.type": one_of("fixed", "adaptive"),
-    "algorithm.kl_ctrl.kl_coef": non_negative,
-    "algorithm.rollout_correction.is_level": one_of(None, "token", "sequence"),
-    "algorithm.rollout_correction.is_threshold": positive,
-    "algorithm.rollout_correction.rs_level": one_of(None, "token", "sequence", "geometric"),
-    "algorithm.rollout_correction.rs_threshold": positive,
-    "algorithm.rollout_correction.rs_threshold_lower": optional_positive,
-    "algorithm.rollout_correction.veto_threshold": optional_positive,
-    "reward_model.enable": equals(False, "learned reward models are not supported; scoring is rule-based"),
-    "reward_model.invalid_reward": one_of("error", "zero"),
-    "reward_model.max_failed_fraction": unit_interval,
-    "trainer.device": one_of("auto", "cpu", "cuda"),
-    "trainer.nnodes": positive_int,
-    "trainer.n_gpus_per_node": positive_int,
-    "trainer.total_epochs": positive_int,
-    "trainer.total_training_steps": optional_positive_int,
-    "trainer.seed": integer,
-    "trainer.balance_batch": boolean,
-    "trainer.critic_warmup": non_negative_int,
-    "trainer.val_on_last_step": boolean,
-    "trainer.max_critic_ckpt_to_keep": optional_positive_int,
-    "actor_rollout_ref.rollout.multi_turn.enable": equals(
-        False, "maxrl's rollouts are single-turn (multi-turn tool/interaction rollouts do not exist yet)"
-    ),
-    "actor_rollout_ref.actor.fsdp_config.param_offload": boolean,
-    "actor_rollout_ref.actor.fsdp_config.optimizer_offload": boolean,
-    "actor_rollout_ref.ref.fsdp_config.param_offload": boolean,
-    "critic.strategy": one_of("fsdp2", "fsdp"),
-    "critic.colocate": boolean,
-    "critic.dtype": one_of(*DTYPES),
-    "critic.ppo_micro_batch_size_per_gpu": optional_positive_int,
-    "critic.forward_micro_batch_size_per_gpu": optional_positive_int,
-    "critic.use_dynamic_bsz": boolean,
-    "critic.ppo_max_token_len_per_gpu": positive_int,
-    "critic.forward_max_token_len_per_gpu": positive_int,
-    "critic.ulysses_sequence_parallel_size": equals(1, "sequence parallelism is not supported"),
-    "critic.ppo_epochs": positive_int,
-    "critic.grad_clip": positive,
-    "critic.cliprange_value": positive,
-    "critic.loss_agg_mode": one_of(*LOSS_AGG_MODES),
-    "critic.optim.lr": positive,
-    "critic.optim.weight_decay": non_negative,
-    "critic.optim.lr_warmup_steps": integer,
-    "critic.optim.lr_warmup_steps_ratio": unit_interval,
-    "critic.optim.warmup_style": one_of("constant", "cosine"),
-    "critic.optim.min_lr_ratio": unit_interval,
-    "critic.model.enable_gradient_checkpointing": boolean,
-    "critic.model.fsdp_config.param_offload": boolean,
-    "critic.model.fsdp_config.optimizer_offload": boolean,
-    "trainer.val_before_train": boolean,
-    "trainer.val_only": boolean,
-    "trainer.test_freq": frequency,
-    "trainer.save_freq": frequency,
-    "trainer.max_actor_ckpt_to_keep": optional_positive_int,
-    "trainer.resume_mode": one_of("auto", "disable", "resume_path"),
-    "trainer.worker_timeout_s": positive,
-}
-
-
-def select(cfg: DictConfig, key: str, default: Any = None) -> Any:
-    """The value at dotted `key` (interpolations resolved), or `default` when the key is absent."""
-    return OmegaConf.select(cfg, key, default=default)
-
-
-def _has(cfg: DictConfig, key: str) -> bool:
-    return OmegaConf.select(cfg, key, default="<absent>") != "<absent>"
-
-
-def _show(key: str, value: Any) -> str:
-    return f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
-
-
-def as_list(value: Any) -> list:
-    """A path-or-list config value as a Python list ([] for null)."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, ListConfig)):
-        return list(value)
-    return [value]
+def _positive_ints(cfg: DictConfig, *keys: str) -> list[int] | None:
+    """The values of ``keys`` when all are positive integers; None otherwise (check_types reports them)."""
+    values = [select(cfg, key) for key in keys]
+    return values if all(_is_int(v) and v > 0 for v in values) else None
 
 
 # --------------------------------------------------------------------------- the checks
 def check_types(cfg: DictConfig) -> Iterator[str]:
-    for key, rule in TYPED_KEYS.items():
-        if not _has(cfg, key):
-            continue
-        value = select(cfg, key)
-        problem = rule(value)
-        if problem:
-            yield f"{_show(key, value)} {problem}"
-    loggers = select(cfg, "trainer.logger")
-    unknown = [name for name in as_list(loggers) if name not in KNOWN_BACKENDS]
-    if unknown:
-        yield f"trainer.logger={as_list(loggers)} has unknown backends {unknown}; choose from {list(KNOWN_BACKENDS)}"
+    """Each key's type and single-value rule, as its schema field declares them."""
+    yield from field_problems(cfg).values()
 
 
 def check_files(cfg: DictConfig) -> Iterator[str]:
@@ -292,11 +64,11 @@ def check_files(cfg: DictConfig) -> Iterator[str]:
     if model_path is None:
         yield "actor_rollout_ref.model.path is not set; give the folder of a Hugging Face causal LM"
     elif not (Path(model_path).expanduser() / "config.json").is_file():
-        yield f"{_show('actor_rollout_ref.model.path', model_path)}: no config.json there (not a Hugging Face model folder)"
+        yield f"{show('actor_rollout_ref.model.path', model_path)}: no config.json there (not a Hugging Face model folder)"
     for key in ("data.tokenizer", "actor_rollout_ref.model.tokenizer_path"):
         path = select(cfg, key)
         if path is not None and not Path(path).expanduser().is_dir():
-            yield f"{_show(key, path)}: folder not found"
+            yield f"{show(key, path)}: folder not found"
     train_files = as_list(select(cfg, "data.train_files"))
     if not train_files and not select(cfg, "trainer.val_only"):
         yield "data.train_files is not set; give a parquet file or a list of them"
@@ -309,13 +81,13 @@ def check_files(cfg: DictConfig) -> Iterator[str]:
     for key in ("custom_reward_function.path", "data.custom_cls.path"):
         path = select(cfg, key)
         if path is not None and not Path(path).expanduser().is_file():
-            yield f"{_show(key, path)}: file not found"
+            yield f"{show(key, path)}: file not found"
     if select(cfg, "trainer.resume_mode") == "resume_path":
         resume_path = select(cfg, "trainer.resume_from_path")
         if resume_path is None:
             yield "trainer.resume_mode=resume_path needs trainer.resume_from_path=<run folder>/global_step_<N>"
         elif not Path(resume_path).is_dir():
-            yield f"{_show('trainer.resume_from_path', resume_path)}: folder not found"
+            yield f"{show('trainer.resume_from_path', resume_path)}: folder not found"
 
 
 def check_estimator(cfg: DictConfig) -> Iterator[str]:
@@ -352,10 +124,7 @@ def needs_critic(cfg: DictConfig) -> bool:
 
 
 def check_critic(cfg: DictConfig) -> Iterator[str]:
-    """The critic's model folder and batch sizes, when the estimator needs one; critic_warmup without one."""
-    from maxrl.workers.batch_sizes import BatchSizeError
-    from maxrl.workers.critic_sizes import resolve_critic_batch_sizes
-
+    """The critic's model folder, when the estimator needs one; critic_warmup without one."""
     warmup = select(cfg, "trainer.critic_warmup")
     if not needs_critic(cfg):
         if _is_int(warmup) and warmup > 0:
@@ -367,17 +136,7 @@ def check_critic(cfg: DictConfig) -> Iterator[str]:
     if path is None:
         yield "critic.model.path is not set; give the folder of a Hugging Face causal LM to initialise the critic"
     elif not (Path(path).expanduser() / "config.json").is_file():
-        yield f"{_show('critic.model.path', path)}: no config.json there (not a Hugging Face model folder)"
-    keys = [key for key in TYPED_KEYS if key.startswith("critic.") and "batch_size" in key]
-    if any(_has(cfg, key) and TYPED_KEYS[key](select(cfg, key)) for key in keys):
-        return
-    nnodes, per_node = select(cfg, "trainer.nnodes"), select(cfg, "trainer.n_gpus_per_node")
-    if not (_is_int(nnodes) and _is_int(per_node) and _is_int(select(cfg, "data.train_batch_size"))):
-        return  # reported by check_types
-    try:
-        resolve_critic_batch_sizes(cfg, nnodes * per_node)
-    except BatchSizeError as error:
-        yield str(error)
+        yield f"{show('critic.model.path', path)}: no config.json there (not a Hugging Face model folder)"
 
 
 def validation_ks(cfg: DictConfig) -> list[int]:
@@ -392,9 +151,6 @@ def validation_ks(cfg: DictConfig) -> list[int]:
 def check_validation(cfg: DictConfig) -> Iterator[str]:
     n = select(cfg, "actor_rollout_ref.rollout.val_kwargs.n")
     requested = as_list(select(cfg, "trainer.val_pass_ks"))
-    bad = [k for k in requested if not _is_int(k) or k < 1]
-    if bad:
-        yield f"trainer.val_pass_ks={requested}: {bad} are not positive integers"
     too_large = [k for k in requested if _is_int(k) and _is_int(n) and k > n]
     if too_large:
         yield (
@@ -414,17 +170,22 @@ def check_validation(cfg: DictConfig) -> Iterator[str]:
 
 
 def check_batch_sizes(cfg: DictConfig) -> Iterator[str]:
-    from maxrl.workers.batch_sizes import BatchSizeError, resolve_batch_sizes
-
-    keys = [key for key in TYPED_KEYS if key.endswith(("batch_size", "batch_size_per_gpu", ".n", "ppo_epochs"))]
-    keys += ["trainer.nnodes", "trainer.n_gpus_per_node"]
-    if any(_has(cfg, key) and TYPED_KEYS[key](select(cfg, key)) for key in keys):
-        return  # a malformed value, already reported by check_types
-    nnodes, per_node = select(cfg, "trainer.nnodes"), select(cfg, "trainer.n_gpus_per_node")
-    try:
-        resolve_batch_sizes(cfg, nnodes * per_node)
-    except BatchSizeError as error:
-        yield str(error)
+    """The actor's (and, with a critic, the critic's) mini-batch against the train batch, n and the ranks."""
+    sizes = _positive_ints(cfg, "data.train_batch_size", ROLLOUT_N, "trainer.nnodes", "trainer.n_gpus_per_node")
+    if sizes is None:
+        return
+    train_prompts, n, nnodes, per_node = sizes
+    keys = ["actor_rollout_ref.actor.ppo_mini_batch_size"]
+    if needs_critic(cfg):
+        keys.append("critic.ppo_mini_batch_size")
+        rollout_n = select(cfg, "critic.rollout_n")
+        if rollout_n != n:
+            yield f"critic.rollout_n={rollout_n} must equal {ROLLOUT_N}={n}; leave it at its default ${{{ROLLOUT_N}}}"
+    for key in keys:
+        mini = _positive_ints(cfg, key)
+        problem = mini and mini_batch_problem(key, mini[0], train_prompts, n, nnodes * per_node)
+        if problem:
+            yield problem
 
 
 def check_rollout(cfg: DictConfig) -> Iterator[str]:
@@ -450,11 +211,10 @@ def check_reward(cfg: DictConfig) -> Iterator[str]:
     from maxrl.rewards.registry import manager_parameters
 
     kwargs = select(cfg, "reward_model.reward_kwargs")
-    if kwargs is not None and not isinstance(kwargs, DictConfig):
-        yield f"reward_model.reward_kwargs must be a mapping (add keys with +reward_model.reward_kwargs.<name>=...), got {kwargs!r}"
-        return
+    if not isinstance(kwargs, DictConfig):
+        return  # its field's type: reported by check_types
     try:
-        plain_kwargs = {} if kwargs is None else OmegaConf.to_container(kwargs, resolve=True)
+        plain_kwargs = OmegaConf.to_container(kwargs, resolve=True)
         manager_parameters(select(cfg, "reward_model.reward_manager"), plain_kwargs)
     except ValueError as error:
         yield str(error)
@@ -470,8 +230,7 @@ def check_rollout_correction(cfg: DictConfig) -> Iterator[str]:
     """The rules between the `algorithm.rollout_correction` keys (bounds around 1, unknown keys)."""
     from maxrl.algorithms import RolloutCorrection
 
-    keys = [key for key in TYPED_KEYS if key.startswith("algorithm.rollout_correction.")]
-    if any(_has(cfg, key) and TYPED_KEYS[key](select(cfg, key)) for key in keys):
+    if field_problems(cfg, under="algorithm.rollout_correction."):
         return  # a malformed value, already reported by check_types
     try:
         RolloutCorrection.from_config(select(cfg, "algorithm.rollout_correction"))
@@ -501,7 +260,7 @@ def check_added_keys(cfg: DictConfig) -> Iterator[str]:
     """Keys added with ``+`` that nothing reads (a typo would otherwise be ignored)."""
     from maxrl.config.added_keys import added_key_problems
 
-    yield from added_key_problems(cfg, TYPED_KEYS)
+    yield from added_key_problems(cfg)
 
 
 def check_data_sources(cfg: DictConfig) -> Iterator[str]:
@@ -513,7 +272,7 @@ def check_data_sources(cfg: DictConfig) -> Iterator[str]:
 
     if select(cfg, "custom_reward_function.path") or select(cfg, "data.custom_cls.path"):
         return
-    column = select(cfg, "data.reward_fn_key") or "data_source"
+    column = select(cfg, "data.reward_fn_key")
     for key in ("data.train_files", "data.val_files"):
         for path in as_list(select(cfg, key)):
             if not Path(path).expanduser().is_file():
@@ -540,8 +299,8 @@ CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_files,
     check_estimator,
     check_validation,
-    check_batch_sizes,
     check_critic,
+    check_batch_sizes,
     check_rollout,
     check_device,
     check_reward,

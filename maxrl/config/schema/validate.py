@@ -1,0 +1,84 @@
+"""Type and single-value checks of a composed config against the schema, through OmegaConf's structured configs.
+
+Each present key is assigned into a structured copy of the schema, so OmegaConf converts it to the field's
+type (``"8"`` -> 8, ``1`` -> 1.0) or refuses it; then the field's rule checks the typed value. Keys are
+assigned one at a time so that every problem is reported, not only the first OmegaConf meets. Keys the
+schema does not declare are left to `maxrl.config.added_keys`.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException, ValidationError
+
+from maxrl.config.schema.keys import Key, schema_keys, schema_sections
+from maxrl.config.schema.root import MaxrlConfig
+
+_ABSENT = object()
+TYPE_REQUIREMENTS = {
+    int: "must be an integer",
+    float: "must be a number",
+    bool: "must be true or false",
+    str: "must be a string",
+    list: "must be a list",
+    dict: "must be a mapping",
+}
+
+
+def show(key: str, value: Any) -> str:
+    """``key=value`` as the problems print it (strings quoted)."""
+    return f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
+
+
+def typed_schema() -> DictConfig:
+    """An empty structured config of the schema, open where its sections take undeclared knobs."""
+    typed = OmegaConf.structured(MaxrlConfig)
+    for section in schema_sections().values():
+        if section.open:
+            OmegaConf.set_struct(OmegaConf.select(typed, section.path), False)
+    return typed
+
+
+def _requirement(key: Key) -> str:
+    if key.rule is not None:
+        return key.rule.requirement
+    return TYPE_REQUIREMENTS.get(typing.get_origin(key.type) or key.type, "has the wrong type")
+
+
+def field_problems(cfg: DictConfig, under: str = "") -> dict[str, str]:
+    """``{key: problem}`` for each schema key (below the section ``under``, if given) present in ``cfg`` whose
+    value has the wrong type or breaks its rule."""
+    typed = typed_schema()
+    problems: dict[str, str] = {}
+    for path, key in schema_keys().items():
+        if not path.startswith(under):
+            continue
+        try:
+            value = OmegaConf.select(cfg, path, default=_ABSENT)
+        except OmegaConfBaseException as error:  # an interpolation that does not resolve
+            problems[path] = f"{path}: {type(error).__name__}: {str(error).splitlines()[0]}"
+            continue
+        if value is _ABSENT:
+            continue
+        try:
+            OmegaConf.update(typed, path, value, merge=False)
+        except ValidationError:
+            problems[path] = f"{show(path, value)} {_requirement(key)}"
+            continue
+        typed_value = OmegaConf.select(typed, path)
+        if key.rule is None or (typed_value is None and key.optional):
+            continue
+        problem = key.rule.problem(typed_value)
+        if problem:
+            problems[path] = f"{show(path, value)} {problem}"
+    return problems
+
+
+def typed_config(cfg: DictConfig) -> DictConfig:
+    """``cfg`` merged onto the schema: values of their declared types, and every key present (``+``-only keys
+    as null), so code reading it needs no ``.get(key, default)``. Raises OmegaConf's error on a bad value;
+    run `maxrl.config.checks.check_config` first for the readable report."""
+    return OmegaConf.merge(typed_schema(), cfg)
