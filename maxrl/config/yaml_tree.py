@@ -24,6 +24,15 @@ def yaml_defaults() -> DictConfig:
     return OmegaConf.merge(tree, own)
 
 
+def default_section(path: str, overrides: dict | None = None) -> DictConfig:
+    """The section at ``path`` as the YAML files define it, with ``overrides`` applied (a misspelt key is an
+    error). For code that builds one part, such as a dataset or a loader, without composing a run's config;
+    interpolations into other sections are not resolved."""
+    section = OmegaConf.select(yaml_defaults(), path)
+    OmegaConf.set_struct(section, True)
+    return OmegaConf.merge(section, overrides or {})
+
+
 def leaf_keys(cfg: DictConfig) -> list[str]:
     """Dotted paths of every value that is not itself a non-empty mapping (interpolations unresolved)."""
 

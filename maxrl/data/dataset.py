@@ -25,12 +25,6 @@ logger = logging.getLogger(__name__)
 LENGTH_CHUNK_ROWS = 2048
 
 
-def config_value(config, key: str, default):
-    """``config[key]`` for a dict or an OmegaConf section, ``default`` when absent or null."""
-    value = config.get(key, default) if config is not None else default
-    return default if value is None else value
-
-
 def file_list(files) -> list[str]:
     """``data.train_files`` / ``data.val_files``: one path or a list of paths."""
     if isinstance(files, (str, bytes)) or hasattr(files, "__fspath__"):
@@ -47,22 +41,23 @@ class RLDataset(torch.utils.data.Dataset):
 
     An item is a dict: ``input_ids`` (1-D LongTensor, unpadded), ``raw_prompt`` (the chat messages),
     ``data_source``, ``ground_truth``, ``extra_info`` and ``index`` (``extra_info["index"]`` when the
-    file has it, else the row number in its file).
+    file has it, else the row number in its file). ``data_config`` is a whole ``data`` section (its defaults
+    live in the YAML; `maxrl.config.yaml_tree.default_section` builds one outside a run).
     """
 
     def __init__(self, files, tokenizer, data_config):
         self.files = file_list(files)
-        self.prompt_key = config_value(data_config, "prompt_key", "prompt")
-        self.source_key = config_value(data_config, "reward_fn_key", "data_source")
-        self.max_prompt_length = config_value(data_config, "max_prompt_length", 512)
+        self.prompt_key = data_config["prompt_key"]
+        self.source_key = data_config["reward_fn_key"]
+        self.max_prompt_length = data_config["max_prompt_length"]
         self.encoder = PromptEncoder(
             tokenizer,
-            apply_chat_template=bool(config_value(data_config, "apply_chat_template", True)),
+            apply_chat_template=bool(data_config["apply_chat_template"]),
             max_prompt_length=self.max_prompt_length,
-            truncation=config_value(data_config, "truncation", "error"),
+            truncation=data_config["truncation"],
         )
         self.pad_token_id = pad_token_id(tokenizer)
-        filter_overlong = bool(config_value(data_config, "filter_overlong_prompts", False))
+        filter_overlong = bool(data_config["filter_overlong_prompts"])
         self._row_files = [RowFile(path, self.prompt_key, self.source_key) for path in self.files]
         kept = [self._kept_rows(row_file, filter_overlong) for row_file in self._row_files]
         self._file_of_item = np.concatenate(

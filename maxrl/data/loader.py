@@ -15,7 +15,6 @@ import torch
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import RandomSampler
 
-from maxrl.data.dataset import config_value
 from maxrl.utils.stateful_loader import stateful_dataloader
 
 NON_TENSOR_KEYS = ("data_source", "ground_truth", "extra_info", "index", "raw_prompt")
@@ -67,15 +66,15 @@ def build_dataloader(
             f"batch_size={batch_size} is larger than the dataset ({len(dataset)} prompts from {dataset.files}) "
             "and incomplete batches are dropped: every epoch would be empty"
         )
-    shuffle = bool(config_value(data_config, "shuffle", True)) if shuffle is None else shuffle
-    seed = int(config_value(data_config, "seed", 1)) if seed is None else seed
+    shuffle = bool(data_config["shuffle"]) if shuffle is None else shuffle
+    seed = int(data_config["seed"]) if seed is None else seed
     sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else None
     return stateful_dataloader(
         dataset,
         batch_size=batch_size,
         sampler=sampler,
         drop_last=drop_last,
-        num_workers=int(config_value(data_config, "dataloader_num_workers", 0)),
+        num_workers=int(data_config["dataloader_num_workers"]),
         collate_fn=partial(
             collate_prompts, pad_token_id=dataset.pad_token_id, pad_to=dataset.max_prompt_length
         ),

@@ -49,11 +49,8 @@ class FailurePolicy:
 
     @classmethod
     def from_config(cls, reward_model) -> FailurePolicy:
-        """From the ``reward_model`` config section (absent keys keep their defaults)."""
-        return cls(
-            invalid_reward=reward_model.get("invalid_reward", "error"),
-            max_failed_fraction=reward_model.get("max_failed_fraction", 1.0),
-        )
+        """From the ``reward_model`` config section (its defaults live in reward_model.yaml)."""
+        return cls(invalid_reward=reward_model.invalid_reward, max_failed_fraction=reward_model.max_failed_fraction)
 
     def too_many_failed(self, failed: int, scored: int) -> bool:
         return failed > 0 and failed >= self.max_failed_fraction * scored

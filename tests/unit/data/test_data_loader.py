@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from maxrl.config.yaml_tree import default_section
 from maxrl.data.dataset import RLDataset
 from maxrl.data.loader import build_dataloader, collate_prompts
 
@@ -30,7 +31,7 @@ def dataset(tmp_path_factory, tiny_tokenizer):
     ]
     path = tmp_path_factory.mktemp("loader") / "train.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
-    return RLDataset(str(path), tiny_tokenizer, {"max_prompt_length": 64, "apply_chat_template": False})
+    return RLDataset(str(path), tiny_tokenizer, default_section("data", {"max_prompt_length": 64, "apply_chat_template": False}))
 
 
 def _indices(batches):
@@ -67,7 +68,7 @@ def test_collate_left_pads_to_max_prompt_length_and_keeps_per_sample_objects():
 
 
 def test_batches_match_the_dataset_items(dataset):
-    loader = build_dataloader(dataset, {"seed": 7}, batch_size=BATCH, drop_last=True)
+    loader = build_dataloader(dataset, default_section("data", {"seed": 7}), batch_size=BATCH, drop_last=True)
     batch = next(iter(loader))
     assert batch["input_ids"].shape == (BATCH, 64)
     for row, index in enumerate(batch["index"]):
@@ -79,14 +80,14 @@ def test_batches_match_the_dataset_items(dataset):
 
 def test_shuffle_is_seeded_and_each_epoch_draws_a_new_order(dataset):
     def two_epochs(seed):
-        loader = build_dataloader(dataset, {"shuffle": True}, batch_size=BATCH, seed=seed, drop_last=True)
+        loader = build_dataloader(dataset, default_section("data", {"shuffle": True}), batch_size=BATCH, seed=seed, drop_last=True)
         return [_indices(loader) for _ in range(2)]
 
     first, second = two_epochs(3)
     assert two_epochs(3) == [first, second]
     assert first != second and two_epochs(4) != [first, second]
     assert all(len(set(sum(epoch, []))) == 2 * BATCH for epoch in (first, second))
-    in_order = build_dataloader(dataset, {"shuffle": False}, batch_size=BATCH, drop_last=False)
+    in_order = build_dataloader(dataset, default_section("data", {"shuffle": False}), batch_size=BATCH, drop_last=False)
     assert _indices(in_order) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
@@ -108,7 +109,7 @@ def _run(loader, epochs_and_batches):
     ids=["mid-epoch", "end-of-epoch-0", "mid-epoch-1", "end-of-epoch-2", "mid-epoch-1-with-a-worker"],
 )
 def test_resumed_loader_yields_the_same_next_batches(dataset, stop, workers):
-    config = {"seed": 11, "dataloader_num_workers": workers}
+    config = default_section("data", {"seed": 11, "dataloader_num_workers": workers})
     reference = build_dataloader(dataset, config, batch_size=BATCH, drop_last=True)
     flat_expected = sum((_indices(reference) for _ in range(stop[0] + 2)), [])  # uninterrupted epochs
 
@@ -128,7 +129,7 @@ def test_worker_processes_load_the_same_items(dataset):
     # torchdata draws one extra permutation when it starts worker processes, so the order depends on
     # data.dataloader_num_workers as well as data.seed; the items themselves do not.
     parallel = build_dataloader(
-        dataset, {"seed": 5, "dataloader_num_workers": 1}, batch_size=BATCH, drop_last=False
+        dataset, default_section("data", {"seed": 5, "dataloader_num_workers": 1}), batch_size=BATCH, drop_last=False
     )
     seen = []
     for batch in parallel:
@@ -141,8 +142,8 @@ def test_worker_processes_load_the_same_items(dataset):
 
 def test_batch_larger_than_the_dataset_is_refused(dataset):
     with pytest.raises(ValueError, match=r"batch_size=11 is larger than the dataset \(10 prompts"):
-        build_dataloader(dataset, {}, batch_size=11, drop_last=True)
-    assert len(build_dataloader(dataset, {}, batch_size=11, drop_last=False)) == 1
+        build_dataloader(dataset, default_section("data", {}), batch_size=11, drop_last=True)
+    assert len(build_dataloader(dataset, default_section("data", {}), batch_size=11, drop_last=False)) == 1
     assert np.array_equal(
-        sorted(next(iter(build_dataloader(dataset, {}, 11, drop_last=False)))["index"]), range(10)
+        sorted(next(iter(build_dataloader(dataset, default_section("data", {}), 11, drop_last=False)))["index"]), range(10)
     )

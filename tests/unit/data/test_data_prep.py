@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from maxrl.config.yaml_tree import default_section
 from maxrl.data.dataset import RLDataset
 from maxrl.data.prep import SourceRowError
 from maxrl.rewards import default_compute_score
@@ -41,7 +42,7 @@ def read_output(path):
 
 def check_usable(path, tokenizer):
     """The file loads into the RL dataset and its first ground truth, boxed, scores 1 by default."""
-    dataset = RLDataset(str(path), tokenizer, {"max_prompt_length": 4096})
+    dataset = RLDataset(str(path), tokenizer, default_section("data", {"max_prompt_length": 4096}))
     item = dataset[0]
     answer = f"So the answer is \\boxed{{{item['ground_truth']}}}."
     assert default_compute_score(item["data_source"], answer, item["ground_truth"])["score"] == 1.0

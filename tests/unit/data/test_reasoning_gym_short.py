@@ -6,6 +6,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from maxrl.config.yaml_tree import default_section
 from maxrl.data.dataset import RLDataset
 from maxrl.data.reasoning_gym_tasks import PRESETS, SHORT_ANSWER_INSTRUCTION, unique_problems
 from maxrl.rewards import default_compute_score
@@ -35,7 +36,7 @@ def test_rows_are_reproducible_disjoint_and_loadable(tmp_path, tiny_tokenizer):
                               + SHORT_ANSWER_INSTRUCTION}]
     assert row["reward_model"]["ground_truth"] == row["extra_info"]["answer"]
     assert row["extra_info"]["preset"] == "legs_easy"
-    item = RLDataset(str(first[1]), tiny_tokenizer, {"max_prompt_length": 4096})[0]
+    item = RLDataset(str(first[1]), tiny_tokenizer, default_section("data", {"max_prompt_length": 4096}))[0]
     assert item["ground_truth"] == row["reward_model"]["ground_truth"]
 
 

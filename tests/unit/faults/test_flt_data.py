@@ -5,6 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from maxrl.config.yaml_tree import default_section
 from maxrl.data.dataset import RLDataset
 from maxrl.data.parquet_rows import DataError
 
@@ -63,7 +64,7 @@ def test_bad_rows_name_file_row_and_column(tmp_path, tiny_tokenizer, case):
     rows, error, message = ROW_CASES[case]
     path = write(tmp_path / "bad.parquet", rows)
     with pytest.raises(error) as raised:
-        RLDataset(path, tiny_tokenizer, {"max_prompt_length": 64})
+        RLDataset(path, tiny_tokenizer, default_section("data", {"max_prompt_length": 64}))
     assert f"{path}, {message}" in str(raised.value)
 
 
@@ -71,7 +72,7 @@ def test_empty_file(tmp_path, tiny_tokenizer):
     path = tmp_path / "empty.parquet"
     pq.write_table(pa.Table.from_pylist([row(0)]).slice(0, 0), path)
     with pytest.raises(DataError, match=r"empty.parquet: the file has no rows"):
-        RLDataset(str(path), tiny_tokenizer, {})
+        RLDataset(str(path), tiny_tokenizer, default_section("data", {}))
 
 
 @pytest.mark.parametrize("content", [b"", b"PAR1 not really parquet", b"\x00" * 64], ids=["zero-bytes", "bad-magic", "zeros"])
@@ -79,7 +80,7 @@ def test_corrupt_file(tmp_path, tiny_tokenizer, content):
     path = tmp_path / "corrupt.parquet"
     path.write_bytes(content)
     with pytest.raises(DataError, match=r"corrupt.parquet: cannot be read as parquet"):
-        RLDataset(str(path), tiny_tokenizer, {})
+        RLDataset(str(path), tiny_tokenizer, default_section("data", {}))
 
 
 def test_truncated_file(tmp_path, tiny_tokenizer):
@@ -88,13 +89,13 @@ def test_truncated_file(tmp_path, tiny_tokenizer):
     cut = tmp_path / "cut.parquet"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     with pytest.raises(DataError, match=r"cut.parquet: cannot be read as parquet"):
-        RLDataset(str(cut), tiny_tokenizer, {})
+        RLDataset(str(cut), tiny_tokenizer, default_section("data", {}))
 
 
 def test_directory_given_as_a_data_file(tmp_path, tiny_tokenizer):
     write(tmp_path / "train.parquet", [row(0)])
     with pytest.raises(FileNotFoundError) as raised:
-        RLDataset(str(tmp_path), tiny_tokenizer, {})
+        RLDataset(str(tmp_path), tiny_tokenizer, default_section("data", {}))
     assert f"data file {tmp_path} is a directory, give a parquet file (parquet files in it: ['train.parquet'])" in str(
         raised.value
     )
@@ -108,7 +109,7 @@ def _long_file(tmp_path):
 def test_overlong_prompt_with_truncation_error(tmp_path, tiny_tokenizer):
     path = _long_file(tmp_path)
     with pytest.raises(DataError) as raised:
-        RLDataset(path, tiny_tokenizer, {"max_prompt_length": 24, "truncation": "error"})
+        RLDataset(path, tiny_tokenizer, default_section("data", {"max_prompt_length": 24, "truncation": "error"}))
     message = str(raised.value)
     assert f"{path}, row 1, column 'prompt': the prompt has" in message
     assert "more than data.max_prompt_length=24 (with data.truncation=error)" in message
@@ -117,17 +118,17 @@ def test_overlong_prompt_with_truncation_error(tmp_path, tiny_tokenizer):
 @pytest.mark.parametrize("mode", ["left", "right", "middle"])
 def test_overlong_prompt_is_cut_as_truncation_says(tmp_path, tiny_tokenizer, mode):
     path = _long_file(tmp_path)
-    full = RLDataset(path, tiny_tokenizer, {"max_prompt_length": 1000})[1]["input_ids"].tolist()
-    kept = RLDataset(path, tiny_tokenizer, {"max_prompt_length": 24, "truncation": mode})[1]["input_ids"].tolist()
+    full = RLDataset(path, tiny_tokenizer, default_section("data", {"max_prompt_length": 1000}))[1]["input_ids"].tolist()
+    kept = RLDataset(path, tiny_tokenizer, default_section("data", {"max_prompt_length": 24, "truncation": mode}))[1]["input_ids"].tolist()
     expected = {"left": full[-24:], "right": full[:24], "middle": full[:12] + full[-12:]}[mode]
     assert len(full) > 24 and kept == expected
 
 
 def test_overlong_prompt_is_filtered(tmp_path, tiny_tokenizer):
-    dataset = RLDataset(_long_file(tmp_path), tiny_tokenizer, {"max_prompt_length": 24, "filter_overlong_prompts": True})
+    dataset = RLDataset(_long_file(tmp_path), tiny_tokenizer, default_section("data", {"max_prompt_length": 24, "filter_overlong_prompts": True}))
     assert len(dataset) == 1 and dataset[0]["index"] == 0
 
 
 def test_every_prompt_filtered(tmp_path, tiny_tokenizer):
     with pytest.raises(DataError, match=r"every prompt is longer than data.max_prompt_length=2"):
-        RLDataset(_long_file(tmp_path), tiny_tokenizer, {"max_prompt_length": 2, "filter_overlong_prompts": True})
+        RLDataset(_long_file(tmp_path), tiny_tokenizer, default_section("data", {"max_prompt_length": 2, "filter_overlong_prompts": True}))
