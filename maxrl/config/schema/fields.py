@@ -30,15 +30,18 @@ class Rule:
         return self.explain(value) if self.explain else self.requirement
 
 
-def knob(help: str, rule: Rule | None = None, *, added: bool = False) -> Any:
+def knob(help: str, rule: Rule | None = None, *, added: bool = False, key: str | None = None) -> Any:
     """A key of a section, its default in the YAML (``MISSING`` here). ``added``: not in the YAML; verl scripts
-    add it with ``+``, so its default (null) lives here."""
-    return field(default=None if added else MISSING, metadata={"help": help, "rule": rule, "added": added})
+    add it with ``+``, so its default (null) lives here. ``key``: the config key when it cannot be the
+    attribute's name (a Python keyword such as ``async``: declare ``async_`` with ``key="async"``)."""
+    metadata = {"help": help, "rule": rule, "added": added, "key": key}
+    return field(default=None if added else MISSING, metadata=metadata)
 
 
-def section(cls: type, help: str, *, open: str | None = None) -> Any:
-    """A nested section. ``open`` says which undeclared keys ``+`` may add there (they are passed on as knobs)."""
-    return field(default_factory=cls, metadata={"help": help, "open": open})
+def section(cls: type, help: str, *, open: str | None = None, key: str | None = None) -> Any:
+    """A nested section. ``open`` says which undeclared keys ``+`` may add there (they are passed on as
+    knobs); ``key`` as for `knob`."""
+    return field(default_factory=cls, metadata={"help": help, "open": open, "key": key})
 
 
 def as_list(value: Any) -> list:

@@ -24,6 +24,7 @@ class Key:
     help: str
     rule: Rule | None
     added: bool  # not in the YAML; added with + (null when absent)
+    attribute: str  # the dataclass field's name (differs from the key's last part for a keyword like async)
 
     @property
     def free_form(self) -> bool:
@@ -36,6 +37,7 @@ class Section:
     path: str
     help: str
     open: str | None  # which undeclared keys + may add here
+    attribute: str
 
 
 def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
@@ -45,26 +47,27 @@ def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
-def _walk(cls: type, prefix: str) -> Iterator[Key | Section]:
+def walk(cls: type, prefix: str = "") -> Iterator[Key | Section]:
+    """The sections and keys of a schema dataclass, each section before what it holds."""
     hints = typing.get_type_hints(cls)
     for spec in dataclasses.fields(cls):
-        path, hint = f"{prefix}{spec.name}", hints[spec.name]
+        meta, hint = spec.metadata, hints[spec.name]
+        path = f"{prefix}{meta['key'] or spec.name}"
         if dataclasses.is_dataclass(hint):
-            yield Section(path, spec.metadata["help"], spec.metadata["open"])
-            yield from _walk(hint, f"{path}.")
+            yield Section(path, meta["help"], meta["open"], spec.name)
+            yield from walk(hint, f"{path}.")
             continue
         inner, optional = _unwrap_optional(hint)
-        meta = spec.metadata
-        yield Key(path, inner, optional or hint is Any, meta["help"], meta["rule"], meta["added"])
+        yield Key(path, inner, optional or hint is Any, meta["help"], meta["rule"], meta["added"], spec.name)
 
 
 @cache
 def schema_keys() -> dict[str, Key]:
     """Every key of the schema by dotted path."""
-    return {item.path: item for item in _walk(MaxrlConfig, "") if isinstance(item, Key)}
+    return {item.path: item for item in walk(MaxrlConfig) if isinstance(item, Key)}
 
 
 @cache
 def schema_sections() -> dict[str, Section]:
     """Every section of the schema by dotted path (top-level ones included)."""
-    return {item.path: item for item in _walk(MaxrlConfig, "") if isinstance(item, Section)}
+    return {item.path: item for item in walk(MaxrlConfig) if isinstance(item, Section)}

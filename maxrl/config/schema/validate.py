@@ -11,10 +11,10 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException, ValidationError
 
-from maxrl.config.schema.keys import Key, schema_keys, schema_sections
+from maxrl.config.schema.keys import Key, Section, schema_keys, walk
 from maxrl.config.schema.root import MaxrlConfig
 
 _ABSENT = object()
@@ -33,12 +33,21 @@ def show(key: str, value: Any) -> str:
     return f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
 
 
-def typed_schema() -> DictConfig:
-    """An empty structured config of the schema, open where its sections take undeclared knobs."""
-    typed = OmegaConf.structured(MaxrlConfig)
-    for section in schema_sections().values():
-        if section.open:
-            OmegaConf.set_struct(OmegaConf.select(typed, section.path), False)
+def typed_schema(root: type = MaxrlConfig) -> DictConfig:
+    """An empty structured config of the schema ``root``: keys named as in the config (a field declared with
+    ``key=`` moves to that name), open where a section takes undeclared knobs."""
+    typed = OmegaConf.structured(root)
+    items = list(walk(root))
+    for item in items:
+        parent_path, _, name = item.path.rpartition(".")
+        if name != item.attribute:
+            parent = OmegaConf.select(typed, parent_path) if parent_path else typed
+            with open_dict(parent):
+                parent[name] = parent[item.attribute]
+                del parent[item.attribute]
+    for item in items:
+        if isinstance(item, Section) and item.open:
+            OmegaConf.set_struct(OmegaConf.select(typed, item.path), False)
     return typed
 
 

@@ -1,11 +1,16 @@
 """The schema is the one description of every key: it covers the YAML exactly, and types and rules come from it."""
 
 import typing
+from dataclasses import dataclass
 
 import pytest
+from omegaconf import OmegaConf, ValidationError
 
 from maxrl.config import compose_config
 from maxrl.config.schema import field_problems, schema_keys, typed_config
+from maxrl.config.schema.fields import knob, section
+from maxrl.config.schema.keys import walk
+from maxrl.config.schema.validate import typed_schema
 from maxrl.config.yaml_tree import leaf_keys, yaml_defaults
 
 
@@ -80,3 +85,21 @@ def test_types_are_ones_omegaconf_can_check():
     supported = {int, float, bool, str, typing.Any}
     for key in schema_keys().values():
         assert key.type in supported or typing.get_origin(key.type) in (list, dict), key.path
+
+
+def test_a_key_named_like_a_python_keyword_is_declared_under_another_attribute():
+    @dataclass
+    class Pipeline:
+        enable: bool = knob("on or off")
+
+    @dataclass
+    class Root:
+        async_: Pipeline = section(Pipeline, "a section whose key is a keyword", key="async")
+
+    assert [item.path for item in walk(Root)] == ["async", "async.enable"]
+    typed = typed_schema(Root)
+    assert list(typed) == ["async"]
+    OmegaConf.update(typed, "async.enable", "true")
+    assert typed["async"].enable is True
+    with pytest.raises(ValidationError):
+        OmegaConf.update(typed, "async.enable", "maybe")
