@@ -1,17 +1,19 @@
-"""Type and single-value checks of a composed config against the schema, through OmegaConf's structured configs.
+"""Type and single-value checks of a composed config against the schema, through OmegaConf's typed nodes.
 
-Each present key is assigned into a structured copy of the schema, so OmegaConf converts it to the field's
-type (``"8"`` -> 8, ``1`` -> 1.0) or refuses it; then the field's rule checks the typed value. Keys are
-assigned one at a time so that every problem is reported, not only the first OmegaConf meets. Keys the
-schema does not declare are left to `maxrl.config.added_keys`.
+Each present key's value is assigned to a structured node of the field's type, so OmegaConf converts it
+(``"8"`` -> 8, ``1`` -> 1.0) or refuses it; then the field's rule checks the typed value. Keys are checked
+one at a time so that every problem is reported, not only the first OmegaConf meets. Keys the schema does
+not declare are left to `maxrl.config.added_keys`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing
+from functools import cache
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException, ValidationError
 
 from maxrl.config.schema.keys import Key, Section, schema_keys, walk
@@ -57,10 +59,26 @@ def _requirement(key: Key) -> str:
     return TYPE_REQUIREMENTS.get(typing.get_origin(key.type) or key.type, "has the wrong type")
 
 
+@cache
+def _typed_node(hint: Any, optional: bool) -> DictConfig:
+    """A structured config with one field, ``value``, of type ``hint``: assigning to it converts or refuses."""
+    value = dataclasses.field(default=MISSING)
+    holder = dataclasses.make_dataclass("Value", [("value", hint | None if optional else hint, value)])
+    return OmegaConf.structured(holder)
+
+
+def typed_value(key: Key, value: Any) -> Any:
+    """``value`` converted to ``key``'s type by OmegaConf; raises `omegaconf.ValidationError` when it cannot be."""
+    if key.type is Any:
+        return value
+    node = _typed_node(key.type, key.optional)
+    node.value = value
+    return node.value
+
+
 def field_problems(cfg: DictConfig, under: str = "") -> dict[str, str]:
     """``{key: problem}`` for each schema key (below the section ``under``, if given) present in ``cfg`` whose
     value has the wrong type or breaks its rule."""
-    typed = typed_schema()
     problems: dict[str, str] = {}
     for path, key in schema_keys().items():
         if not path.startswith(under):
@@ -73,14 +91,13 @@ def field_problems(cfg: DictConfig, under: str = "") -> dict[str, str]:
         if value is _ABSENT:
             continue
         try:
-            OmegaConf.update(typed, path, value, merge=False)
+            converted = typed_value(key, value)
         except ValidationError:
             problems[path] = f"{show(path, value)} {_requirement(key)}"
             continue
-        typed_value = OmegaConf.select(typed, path)
-        if key.rule is None or (typed_value is None and key.optional):
+        if key.rule is None or (converted is None and key.optional):
             continue
-        problem = key.rule.problem(typed_value)
+        problem = key.rule.problem(converted)
         if problem:
             problems[path] = f"{show(path, value)} {problem}"
     return problems

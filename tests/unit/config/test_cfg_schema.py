@@ -33,8 +33,11 @@ def test_every_key_has_a_one_line_help():
     assert missing == []
 
 
-def test_the_yaml_defaults_satisfy_their_own_fields():
-    assert field_problems(compose_config([])) == {}
+def test_the_yaml_defaults_satisfy_their_own_fields_and_checking_changes_nothing():
+    config = compose_config([])
+    before = OmegaConf.to_yaml(config)
+    assert field_problems(config) == {}
+    assert OmegaConf.to_yaml(config) == before
 
 
 @pytest.mark.parametrize(
