@@ -65,8 +65,9 @@ def _yaml_flow(value: Any) -> str:
     return str(value)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell (``|`` splits cells, ``<N>`` would read as an HTML tag)."""
+    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def render() -> str:
@@ -76,7 +77,7 @@ def render() -> str:
     lines = [HEADER]
     for section in schema_sections().values():
         own = [key for key in keys if key.path.rpartition(".")[0] == section.path]
-        lines += [f"## `{section.path}`", "", _cell(section.help[0].upper() + section.help[1:]) + "."]
+        lines += [f"## `{section.path}`", "", cell(section.help[0].upper() + section.help[1:]) + "."]
         if section.open:
             lines[-1] += f" Open: {section.open} may be added with `+`."
         lines.append("")
@@ -86,8 +87,8 @@ def render() -> str:
         for key in own:
             values = key.rule.requirement.removeprefix("must be ") if key.rule else ""
             lines.append(
-                f"| `{key.path}` | {type_name(key)} | {_cell(default_text(key, defaults))} | {_cell(values)} "
-                f"| {_cell(key.help)} |"
+                f"| `{key.path}` | {type_name(key)} | {cell(default_text(key, defaults))} | {cell(values)} "
+                f"| {cell(key.help)} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -78,10 +78,8 @@ def equals(expected: Any, why: str) -> Rule:
 
 def deprecated(replacement: str) -> Rule:
     """A verl key kept only so scripts compose: it must stay null."""
-    return Rule(
-        f"is the deprecated global micro-batch; set it to null and use {replacement} (samples per device) instead",
-        lambda v: v is None,
-    )
+    return Rule(f"must be null: the deprecated global micro-batch; use {replacement} (samples per device)",
+                lambda v: v is None)
 
 
 def each_of(choices: Sequence[str], what: str) -> Rule:

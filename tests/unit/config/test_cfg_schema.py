@@ -51,7 +51,7 @@ def test_the_yaml_defaults_satisfy_their_own_fields_and_checking_changes_nothing
         ("actor_rollout_ref.actor.checkpoint.save_contents=model", "save_contents='model' must be a list"),
         ("actor_rollout_ref.model.override_config=5", "actor_rollout_ref.model.override_config=5 must be a mapping"),
         ("actor_rollout_ref.actor.ppo_micro_batch_size=8",
-         "actor_rollout_ref.actor.ppo_micro_batch_size=8 is the deprecated global micro-batch; set it to null and use "
+         "actor_rollout_ref.actor.ppo_micro_batch_size=8 must be null: the deprecated global micro-batch; use "
          "ppo_micro_batch_size_per_gpu"),
     ],
 )
