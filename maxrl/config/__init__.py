@@ -1,6 +1,8 @@
 """maxrl's Hydra configuration: the YAML tree beside this file and a compose helper.
 
 The tree mirrors verl's `ppo_trainer.yaml` key names so that verl launch scripts run with little change.
+The YAML files hold every default; `maxrl.config.schema` declares each key's type, help and single-value rule
+(docs/config.md is written from both by `python -m maxrl.config.reference`);
 `maxrl.config.checks.check_config` validates a composed config before anything expensive starts.
 """
 
