@@ -6,6 +6,8 @@ generate together and keep their own rows.
 float32 actor and rollout: the log-probs vLLM reports must equal the actor's recomputation
 (``training/rollout_log_probs_diff_max``) at both steps, the second one sampled after a weight sync, and
 ``rollout.check_weight_sync`` must pass on every generation (default float32 tolerance, 1e-3 nats).
+The same run with LoRA adapters (``lora_rank=4``, all linear layers): vLLM then receives the base weights
+with the adapters merged in, and the same checks hold after the adapters have been updated.
 """
 
 import math
@@ -30,8 +32,11 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None):
 '''
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, ray_cluster):
+LORA = ("actor_rollout_ref.model.lora_rank=4", "actor_rollout_ref.model.target_modules=all-linear")
+
+
+@pytest.fixture(scope="module", params=[(), LORA], ids=["full", "lora"])
+def run_dir(request, tmp_path_factory, ray_cluster):
     root = tmp_path_factory.mktemp("vllm_maze")
     make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40",
                     "--test-size", "4", "--formats", "parquet", "--no-progress"])
@@ -64,6 +69,7 @@ def run_dir(tmp_path_factory, ray_cluster):
         "trainer.n_gpus_per_node=2", "trainer.device=cpu", "trainer.logger=[file]",
         "trainer.total_training_steps=2",
         f"trainer.default_local_dir={run_dir}",
+        *request.param,
     ]))
     return run_dir
 

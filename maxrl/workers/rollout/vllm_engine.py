@@ -222,6 +222,17 @@ def engine_arguments(
     return arguments
 
 
+def _clear_stale_cpu_shm() -> None:
+    """Rank 0 removes the shared memory dead engines left behind; the others wait until it has."""
+    import torch.distributed as dist
+
+    from maxrl.workers.rollout.vllm_cpu_shm import remove_stale_cpu_shm
+
+    if dist.get_rank() == 0:
+        remove_stale_cpu_shm()
+    dist.barrier()
+
+
 def build_engine(
     config: DictConfig, model_config: PretrainedConfig, device: torch.device, seed: int, world_size: int
 ):
@@ -234,5 +245,16 @@ def build_engine(
             "setting it to 0"
         )
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    if device.type == "cpu" and arguments["tensor_parallel_size"] > 1:
+        _clear_stale_cpu_shm()
     logger.info("starting vLLM %s in-process: %s", vllm.__version__, arguments)
-    return vllm.LLM(**arguments)
+    try:
+        return vllm.LLM(**arguments)
+    except RuntimeError as error:
+        if "SHMManager" not in str(error):
+            raise
+        raise RuntimeError(
+            f"{error}. vLLM's CPU tensor-parallel engine names its shared memory after its ranks alone, so another "
+            f"tensor-parallel vLLM run alive on this machine holds the same files in /dev/shm: run one such job "
+            f"per machine at a time (docs/vllm.md)"
+        ) from error
