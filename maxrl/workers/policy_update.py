@@ -182,7 +182,7 @@ def update_policy(
         for mini in batch.split(mini_batches):
             normalizer = all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
             sums: dict[str, torch.Tensor] = {}
-            for rows in micro_batching.plan(mini):
+            for rows in micro_batching.plan(mini, share_prompt=spec.forward.share_prompt):
                 loss, stats = _micro_batch_loss(model, mini.reorder(rows), normalizer, spec)
                 scaled = loss * world_size  # FSDP averages gradients over ranks; we want their sum
                 (scaler.scale(scaled) if scaler is not None else scaled).backward()
