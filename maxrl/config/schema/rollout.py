@@ -69,6 +69,14 @@ class RolloutConfig:
         "before each generation, compare rollout and actor log-probs on a probe; fail on a gap"
     )
     weight_sync_tolerance: float | None = knob("nats allowed by that check; null = 1e-3 in fp32, 1.0 in bf16/fp16")
+    placement: str = knob(
+        "colocated (in the actor's processes) | separate (own pool of RolloutWorkers; docs/async.md)",
+        one_of("colocated", "separate"),
+    )
+    nnodes: int = knob("placement=separate: nodes of the rollout pool", positive_int)
+    n_gpus_per_node: int = knob(
+        "placement=separate: rollout workers per node (devices, or CPU processes with device=cpu)", positive_int
+    )
     micro_batch_size: int | None = knob(
         "samples per generation chunk on one device; null = the whole batch at once "
         "(add it with +actor_rollout_ref.rollout.micro_batch_size=4096)",

@@ -15,7 +15,17 @@ from maxrl.config.schema.fields import (
     positive,
     positive_int,
     positive_ints,
+    section,
 )
+
+
+@dataclass
+class AsyncConfig:
+    max_staleness: int = knob(
+        "rollouts drawn up to N steps ahead of the update (0 = the synchronous loop); > 0 needs "
+        "actor_rollout_ref.rollout.placement=separate",
+        non_negative_int,
+    )
 
 
 @dataclass
@@ -69,3 +79,4 @@ class TrainerConfig:
     worker_timeout_s: float = knob(
         "a worker call (or start-up) taking longer ends the run, naming this key", positive
     )
+    async_: AsyncConfig = section(AsyncConfig, "off-policy pipeline (docs/async.md)", key="async")
