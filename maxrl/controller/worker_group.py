@@ -5,6 +5,10 @@ is shared out is the one declared next to the method (`maxrl.controller.methods`
 ``@on_all_ranks``, ``@rank_zero``; sharding in `maxrl.controller.dispatch`). Every call waits at most
 ``timeout_s``; any failure (worker exception, dead worker, timeout) shuts the group down and raises a
 `WorkerGroupError` subclass naming the config key of the timeout, so the driver never hangs.
+
+``workers.submit(name, ...)`` starts the same call without waiting and returns a `PendingCall` whose
+``result()`` waits (the timeout counts from then); a Ray actor runs its calls in the order they were
+submitted, which is what lets the asynchronous pipeline queue generations and weight loads (docs/async.md).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ray
@@ -40,6 +44,20 @@ _START_HANG_CAUSES = (
     "the actors could not be scheduled (is another worker group still using this pool?), "
     "the process group did not form, or building the worker is slow"
 )
+
+
+class PendingCall:
+    """A submitted group call: `done` polls, `result` waits and returns what the blocking call would."""
+
+    def __init__(self, group: WorkerGroup, method: str, refs: list[ray.ObjectRef], finish: Callable[[list], Any]):
+        self._group, self._method, self._refs, self._finish = group, method, refs, finish
+
+    def done(self) -> bool:
+        ready, _ = ray.wait(self._refs, num_returns=len(self._refs), timeout=0)
+        return len(ready) == len(self._refs)
+
+    def result(self) -> Any:
+        return self._finish(self._group._gather(self._method, self._refs))
 
 
 class WorkerGroup:
@@ -149,6 +167,12 @@ class WorkerGroup:
         return sorted({*super().__dir__(), *self.__dict__.get("methods", {})})
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.submit(method, *args, **kwargs).result()
+
+    def submit(self, method: str, *args: Any, **kwargs: Any) -> PendingCall:
+        """Start ``method`` in its declared mode without waiting for it."""
+        if method not in self.methods:
+            getattr(self, method)  # raises the AttributeError that lists the declared methods
         mode = self.methods[method]
         check_call(self.worker_cls.__name__, method, mode, args, kwargs)
         self._check_alive()
@@ -156,11 +180,11 @@ class WorkerGroup:
             return self._dispatch(method, args[0], kwargs)
         if mode is Dispatch.ON_ALL_RANKS:
             payload = ray.put((args, kwargs))  # serialised once, shared by all ranks
-            return self._gather(method, [host.call.remote(method, payload) for host in self._hosts])
-        return self._gather(method, [self._hosts[0].call.remote(method, (args, kwargs))])[0]
+            return PendingCall(self, method, [host.call.remote(method, payload) for host in self._hosts], list)
+        return PendingCall(self, method, [self._hosts[0].call.remote(method, (args, kwargs))], lambda out: out[0])
 
-    def _dispatch(self, method: str, batch: Batch, kwargs: dict[str, Any]) -> Batch | list[Any]:
-        """Split `batch` by data-parallel rank, call ``method(shard, **kwargs)``, gather the results.
+    def _dispatch(self, method: str, batch: Batch, kwargs: dict[str, Any]) -> PendingCall:
+        """Split `batch` by data-parallel rank and call ``method(shard, **kwargs)``; the result gathers them.
 
         Uneven batches are padded with copies of real rows (marked ``sample_valid == 0``) and the
         rows produced from padding are stripped again. `Batch` results are concatenated in
@@ -168,11 +192,13 @@ class WorkerGroup:
         """
         shards, num_pad = shard_batch(batch, self.layout.dp_size)
         payloads = [ray.put(((shard,), kwargs)) for shard in shards]
-        outputs = self._gather(
-            method, [host.call.remote(method, payloads[dp]) for host, dp in zip(self._hosts, self.layout.dp_ranks)]
-        )
-        kept = [outputs[rank] for rank in self.layout.collect_ranks]
-        return gather_shards(kept, len(shards[0]), num_pad, method)
+        refs = [host.call.remote(method, payloads[dp]) for host, dp in zip(self._hosts, self.layout.dp_ranks)]
+
+        def gather(outputs: list) -> Batch | list[Any]:
+            kept = [outputs[rank] for rank in self.layout.collect_ranks]
+            return gather_shards(kept, len(shards[0]), num_pad, method)
+
+        return PendingCall(self, method, refs, gather)
 
     # ------------------------------------------------------------- plumbing
     def _check_alive(self) -> None:

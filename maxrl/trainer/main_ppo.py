@@ -3,8 +3,9 @@
 It composes the config (``maxrl/config/ppo_trainer.yaml``), validates it before anything expensive starts,
 then builds the run's parts in order: tokenizer and datasets, the reward manager (its process pool starts
 once), Ray, one resource pool and one worker group of `ActorRolloutRefWorker`s (with a critic:
-`ActorCriticWorker`s, or with ``critic.colocate=false`` a second pool and group of `CriticWorker`s), and
-hands them to the step loop. ``--cfg job`` prints the composed config and starts nothing (Hydra's own flag).
+`ActorCriticWorker`s, or with ``critic.colocate=false`` a second pool and group of `CriticWorker`s; with
+``actor_rollout_ref.rollout.placement=separate`` a pool and group of `RolloutWorker`s, `maxrl.trainer.placement`),
+and hands them to the step loop. ``--cfg job`` prints the composed config and starts nothing (Hydra's own flag).
 """
 
 from __future__ import annotations
@@ -138,6 +139,9 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     from maxrl.config.checks import check_config, needs_critic
 
     check_config(config)  # before the heavy imports below: a config error comes back in under two seconds
+    from maxrl.trainer.placement import check_cluster_fits, check_placement, separate_rollout
+
+    check_placement(config)
 
     import numpy as np
     import ray
@@ -149,6 +153,7 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     from maxrl.workers import ActorRolloutRefWorker
     from maxrl.workers.actor_critic_worker import ActorCriticWorker
     from maxrl.workers.critic_worker import CriticWorker
+    from maxrl.workers.rollout_worker import RolloutWorker
 
     seed = int(config.trainer.seed)
     random.seed(seed)
@@ -167,12 +172,14 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     started_ray = init_ray(config.ray_init)
     with_critic = needs_critic(config)
     colocated = with_critic and bool(config.critic.colocate)
+    separate = separate_rollout(config)
+    device = resolve_device(config.trainer.device)
+    if separate:  # before any pool is reserved
+        check_cluster_fits(config, device, 2 if with_critic and not colocated else 1, ray.cluster_resources())
     pools, groups = [], []
 
-    def start_group(worker_cls):
-        pools.append(ResourcePool(
-            int(config.trainer.nnodes), int(config.trainer.n_gpus_per_node), resolve_device(config.trainer.device)
-        ))
+    def start_group(worker_cls, sizes=config.trainer):
+        pools.append(ResourcePool(int(sizes.nnodes), int(sizes.n_gpus_per_node), device))
         groups.append(WorkerGroup(
             worker_cls, pools[-1], worker_config(config, total_steps),
             timeout_s=float(config.trainer.worker_timeout_s), timeout_key="trainer.worker_timeout_s",
@@ -183,8 +190,10 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     try:
         workers = start_group(ActorCriticWorker if colocated else ActorRolloutRefWorker)
         critic = workers if colocated else start_group(CriticWorker) if with_critic else None
+        rollout = start_group(RolloutWorker, config.actor_rollout_ref.rollout) if separate else None
         trainer = RayPPOTrainer(
-            config, tokenizer, workers, reward_manager, train_dataset, val_dataset, critic_group=critic
+            config, tokenizer, workers, reward_manager, train_dataset, val_dataset, critic_group=critic,
+            rollout_group=rollout,
         )
         return trainer.fit()
     finally:

@@ -8,7 +8,10 @@ add phases: critic ``values`` add ``values`` (before the advantage) and ``update
 actor's update, which waits ``trainer.critic_warmup`` steps); greedy ``reward_baselines`` add ``gen_max``
 (one greedy response per prompt, scored). Heavy work runs in one `WorkerGroup` of `ActorRolloutRefWorker`s
 (with a critic, `ActorCriticWorker`s, or a second group of `CriticWorker`s); the driver only moves
-batches, scores and logs.
+batches, scores and logs. With ``actor_rollout_ref.rollout.placement=separate`` a group of `RolloutWorker`s
+samples instead, fed through `maxrl.trainer.async_rollout.RolloutPipeline` (``trainer.async.max_staleness``
+steps ahead; docs/async.md), and the trainer's weights are sent to it after each update
+(``timing_s/weight_sync``).
 
 Determinism: the rollout of step s on rank r draws from a seed fixed by (``trainer.seed``, s, r), epoch e
 shuffles with ``data.seed + e``, and a checkpoint holds everything else (weights, optimizer, scheduler,
@@ -32,6 +35,7 @@ from maxrl.config.checks import as_list, validation_ks
 from maxrl.config.choices import CRITIC_VALUES, GREEDY_BASELINES
 from maxrl.data.batch import Batch
 from maxrl.data.loader import build_dataloader
+from maxrl.trainer.async_rollout import RolloutPipeline
 from maxrl.trainer.balance import balanced_layout, tokens_per_rank
 from maxrl.trainer.checkpoint import HF_DIR, CheckpointManager
 from maxrl.trainer.extra_inputs import gather_extra_inputs
@@ -89,7 +93,7 @@ class RayPPOTrainer:
     """Drives one run: owns the data order, the tracker and the checkpoints; the workers own the model."""
 
     def __init__(self, config: DictConfig, tokenizer, worker_group, reward_manager, train_dataset, val_dataset=None,
-                 critic_group=None):
+                 critic_group=None, rollout_group=None):
         self.config = config
         self.tokenizer = tokenizer
         self.workers = worker_group
@@ -115,6 +119,11 @@ class RayPPOTrainer:
         self.recompute_old_log_prob, why = old_log_prob_pass(config, self.batch_sizes)
         logger.info("old-log-prob pass %s: %s", "on" if self.recompute_old_log_prob else "skipped", why)
         self.val_ks = validation_ks(config)
+        self.pipeline = None  # with a rollout group: it samples, steps ahead of the update
+        if rollout_group is not None:
+            max_staleness = int(OmegaConf.select(config, "trainer.async.max_staleness", default=0))
+            self.pipeline = RolloutPipeline(rollout_group, worker_group, max_staleness)
+        self.sampler = worker_group if rollout_group is None else rollout_group  # the group that generates
         self.global_step = 0
         self.epoch = 0
         self.batches_in_epoch = 0
@@ -125,6 +134,8 @@ class RayPPOTrainer:
     def fit(self) -> dict[str, float]:
         """Train to ``total_steps`` (validating and checkpointing on the way); return the last step's metrics."""
         self._restore()
+        if self.pipeline is not None:  # the rollout group starts from the trainer's (possibly restored) weights
+            self.pipeline.sync_weights(self.global_step)
         trainer_cfg = self.config.trainer
         self.tracker = Tracker(
             as_list(trainer_cfg.logger), self.run_dir, trainer_cfg.project_name, trainer_cfg.experiment_name,
@@ -142,6 +153,8 @@ class RayPPOTrainer:
                 return metrics
             while self.global_step < self.total_steps:
                 metrics = self.step()
+            if self.pipeline is not None:
+                self.pipeline.close()
         finally:
             self.tracker.close()
         return metrics
@@ -151,15 +164,14 @@ class RayPPOTrainer:
         timings: dict[str, float] = {}
         metrics: dict[str, float] = {}
         with timed("step", timings):
-            prompts = self._next_prompts()
             self.global_step += 1
             is_last = self.global_step >= self.total_steps
             with timed("gen", timings):
-                batch, rollout_metrics = self._generate(prompts)
+                prompts, batch, rollout_metrics = self._generate()
             if self.greedy_baseline:
                 with timed("gen_max", timings):
                     baselines = greedy_baselines(
-                        self.workers, prompts, self.tokenizer, self.reward_manager, self.global_step
+                        self.sampler, prompts, self.tokenizer, self.reward_manager, self.global_step
                     )
             batch, layout_metrics = self._layout(batch)
             with timed("reward", timings):
@@ -186,6 +198,9 @@ class RayPPOTrainer:
             if self.global_step > int(self.config.trainer.critic_warmup):
                 with timed("update_actor", timings):
                     actor_metrics = self._update_actor(batch)
+            if self.pipeline is not None:
+                with timed("weight_sync", timings):
+                    self.pipeline.sync_weights(self.global_step)
             if self.config.trainer.save_freq > 0 and (is_last or self._due(self.config.trainer.save_freq)):
                 with timed("save_checkpoint", timings):  # before validating: a crash there loses no training
                     self._save()
@@ -224,7 +239,8 @@ class RayPPOTrainer:
         self._train_iter = iter(self._train_loader)
         self.batches_in_epoch = batches_done
 
-    def _next_prompts(self) -> Batch:
+    def _next_prompts(self, step: int) -> Batch:
+        """The prompts of training step `step`, next in the data order, with uids ``<step>-<i>``."""
         try:
             batch_dict = next(self._train_iter)
         except StopIteration:
@@ -232,15 +248,22 @@ class RayPPOTrainer:
             batch_dict = next(self._train_iter)
         self.batches_in_epoch += 1
         prompts = Batch.from_dict(batch_dict)
-        uid = np.array([f"{self.global_step + 1}-{i}" for i in range(len(prompts))], dtype=object)
+        uid = np.array([f"{step}-{i}" for i in range(len(prompts))], dtype=object)
         return prompts.union(Batch(non_tensors={"uid": uid}))
 
     # ------------------------------------------------------------------ phases
-    def _generate(self, prompts: Batch) -> tuple[Batch, dict[str, float]]:
-        """``rollout.n`` samples per prompt, drawn from the seed of (trainer.seed, step, rank), and the
-        rollout's ``rollout/*`` values from the batch's meta (e.g. the weight-sync check's gap)."""
-        batch = self.workers.generate_sequences(prompts, validate=False, step=self.global_step)
-        return batch, {key: float(value) for key, value in batch.meta.items() if key.startswith("rollout/")}
+    def _generate(self) -> tuple[Batch, Batch, dict[str, float]]:
+        """The step's prompts, their ``rollout.n`` samples per prompt (drawn from the seed of (trainer.seed,
+        step, rank)) and the rollout's ``rollout/*`` values from the batch's meta (e.g. the weight-sync
+        check's gap); with a rollout group, from the pipeline, with its ``async/*`` metrics."""
+        if self.pipeline is None:
+            prompts = self._next_prompts(self.global_step)
+            batch = self.workers.generate_sequences(prompts, validate=False, step=self.global_step)
+            metrics = {}
+        else:
+            prompts, batch, metrics = self.pipeline.take(self.global_step, self.total_steps, self._next_prompts)
+        rollout = {key: float(value) for key, value in batch.meta.items() if key.startswith("rollout/")}
+        return prompts, batch, rollout | metrics
 
     def _layout(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
         """Order rows for the update phase (rank r holds slice r of every mini-batch), balanced if asked."""
@@ -316,7 +339,7 @@ class RayPPOTrainer:
             seed=int(data.seed), drop_last=False,
         )
         return validate(
-            self.workers, loader, self.tokenizer, self.reward_manager, self.val_ks, self.global_step, self.run_dir,
+            self.sampler, loader, self.tokenizer, self.reward_manager, self.val_ks, self.global_step, self.run_dir,
             log_generations=int(self.config.trainer.log_val_generations),
         )
 
@@ -334,6 +357,8 @@ class RayPPOTrainer:
             "kl_coef": None if self.kl_ctrl is None else self.kl_ctrl.value,
             "wandb_run_id": self.tracker.wandb_run_id if self.tracker is not None else None,
         }
+        if self.pipeline is not None:  # samples drawn for later steps, with the loader already past them
+            trainer_state["in_flight"] = self.pipeline.state()
         self.checkpoints.save(
             self.global_step, save_actor, self._train_loader.state_dict(), trainer_state, save_critic=self._critic_io("save")
         )
@@ -367,3 +392,5 @@ class RayPPOTrainer:
         if self.kl_ctrl is not None and state["kl_coef"] is not None:
             self.kl_ctrl.value = float(state["kl_coef"])
         self._wandb_run_id = state["wandb_run_id"]
+        if self.pipeline is not None:
+            self.pipeline.load_state(state.get("in_flight", []))

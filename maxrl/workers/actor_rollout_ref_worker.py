@@ -17,12 +17,10 @@ return only the fields they add; the driver joins them to its batch with `Batch.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from contextlib import nullcontext
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
@@ -38,14 +36,11 @@ from maxrl.workers.lora import LoraSettings, adapters_disabled, add_adapters, me
 from maxrl.workers.micro_batches import MicroBatching
 from maxrl.workers.optim import build_grad_scaler, build_lr_scheduler, build_optimizer
 from maxrl.workers.policy_update import PolicyLoss, update_policy
-from maxrl.workers.rollout import build_rollout, sampling_params_from_config, stop_token_ids
 from maxrl.workers.rollout.vllm_sync_check import check_weight_sync, default_tolerance
+from maxrl.workers.rollout_sampler import Sampler
 
 __all__ = ["ActorRolloutRefWorker"]
 
-def _sampling_seed(*parts: int) -> int:
-    """A 63-bit seed that is a fixed function of `parts` (e.g. base seed, step, rank)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, np.uint64)[0] >> 1)
 
 
 class ActorRolloutRefWorker:
@@ -78,14 +73,10 @@ class ActorRolloutRefWorker:
         self.kl_on = kl_on
         self.ref = self._build_policy(trainable=False) if kl_on and self.lora is None else None
 
-        self.stop_token_ids = stop_token_ids(aref.model.path, self.tokenizer)
-        self.rollout = build_rollout(
-            aref.rollout.name,
-            config=config,
-            tokenizer=self.tokenizer,
-            device=self.device,
-            seed=_sampling_seed(self.base_seed, self.rank),
-        )
+        # With ``rollout.placement=separate`` a `RolloutWorker` group samples and this worker holds no engine.
+        colocated = aref.rollout.get("placement", "colocated") == "colocated"
+        self.sampler = Sampler(config, self.tokenizer, self.device, self.rank, self.base_seed) if colocated else None
+        self.rollout = self.sampler.engine if colocated else None
         self._weights_version = 0  # bumped whenever the actor's weights change
         self._rollout_version = -1  # the version the rollout backend holds
 
@@ -136,6 +127,11 @@ class ActorRolloutRefWorker:
         Rows come out in prompt order, each prompt's samples adjacent, carrying the prompt's non-tensor
         fields. With `step` given, the draw is a fixed function of (``trainer.seed``, step, rank).
         """
+        if self.sampler is None:
+            raise RuntimeError(
+                "generate_sequences: actor_rollout_ref.rollout.placement=separate, so the RolloutWorker group "
+                "samples and this worker holds no rollout engine"
+            )
         self.rollout.wake()
         if self._rollout_version != self._weights_version:
             self.rollout.sync_weights(self._rollout_parameters())
@@ -143,17 +139,19 @@ class ActorRolloutRefWorker:
         meta = dict(prompts.meta)
         if self.config.actor_rollout_ref.rollout.get("check_weight_sync", False):
             meta |= self._check_weight_sync(prompts)
-        seed = None if step is None else _sampling_seed(self.base_seed, int(step), self.rank, int(validate))
-        sampling = sampling_params_from_config(
-            self.config.actor_rollout_ref.rollout, self.stop_token_ids, validate, seed
-        )
-        if greedy:
-            sampling = dataclasses.replace(sampling, n=1, do_sample=False)
-        samples = self.rollout.generate(prompts, sampling).to("cpu")
+        samples = self.sampler.sample(prompts, validate, step, greedy, meta)
         self.rollout.sleep()
-        carried = prompts.repeat(sampling.n)
-        tensors = {k: v for k, v in carried.tensors.items() if k not in samples.tensors.keys()}
-        return Batch({**tensors, **samples.tensors}, carried.non_tensors, meta)
+        return samples
+
+    @on_all_ranks
+    def rollout_weights(self) -> dict[str, torch.Tensor] | None:
+        """What a rollout on another pool loads (the full parameters, LoRA merged) as CPU tensors on rank 0,
+        None on the other ranks; every rank takes part in the gathers."""
+        weights = {}
+        for name, tensor in self._rollout_parameters():
+            if self.rank == 0:
+                weights[name] = tensor.detach().to("cpu", copy=True)
+        return weights if self.rank == 0 else None
 
     def _check_weight_sync(self, prompts: Batch) -> dict[str, float]:
         """``rollout.check_weight_sync``: the rollout's log-probs must match the actor's (docs/vllm.md);

@@ -63,6 +63,17 @@ def test_the_real_worker_declares_every_driver_call():
         "save_checkpoint": Dispatch.ON_ALL_RANKS,
         "load_checkpoint": Dispatch.ON_ALL_RANKS,
         "export_hf": Dispatch.ON_ALL_RANKS,
+        "rollout_weights": Dispatch.ON_ALL_RANKS,
+    }
+
+
+def test_the_rollout_worker_declares_sampling_and_weight_loads():
+    from maxrl.workers.rollout_worker import RolloutWorker
+
+    assert declared_methods(RolloutWorker) == {
+        "generate_sequences": Dispatch.DATA_PARALLEL,
+        "load_weights": Dispatch.ON_ALL_RANKS,
+        "weights": Dispatch.ON_ALL_RANKS,
     }
 
 

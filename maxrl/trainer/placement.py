@@ -1,0 +1,69 @@
+"""Where the rollout runs: in the actor's processes (``actor_rollout_ref.rollout.placement=colocated``, the
+default) or in a pool of `RolloutWorker`s of its own (``separate``, sized by ``actor_rollout_ref.rollout.nnodes``
+x ``n_gpus_per_node``), which the off-policy pipeline needs (``trainer.async.max_staleness``; docs/async.md).
+
+Both checks here run before any worker starts: `check_placement` on the config alone, `check_cluster_fits`
+once Ray is up, against the cluster's total devices or CPUs for every pool of the run.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from maxrl.algorithms import get_advantage_spec
+from maxrl.config.checks import ConfigError
+from maxrl.config.choices import GREEDY_BASELINES
+
+__all__ = ["check_cluster_fits", "check_placement", "max_staleness", "separate_rollout"]
+
+
+def separate_rollout(config: DictConfig) -> bool:
+    return OmegaConf.select(config, "actor_rollout_ref.rollout.placement", default="colocated") == "separate"
+
+
+def max_staleness(config: DictConfig) -> int:
+    return int(OmegaConf.select(config, "trainer.async.max_staleness", default=0))
+
+
+def check_placement(config: DictConfig) -> None:
+    """What the placement and staleness keys cannot be combined with (each value alone is checked by the
+    config schema: placement one of colocated | separate, max_staleness >= 0)."""
+    problems = []
+    staleness, separate = max_staleness(config), separate_rollout(config)
+    if staleness > 0 and not separate:
+        problems.append(
+            f"trainer.async.max_staleness={staleness} needs the rollout on its own pool: set "
+            "actor_rollout_ref.rollout.placement=separate (or max_staleness=0)"
+        )
+    if separate and config.actor_rollout_ref.rollout.get("check_weight_sync", False):
+        problems.append(
+            "actor_rollout_ref.rollout.check_weight_sync=true compares the rollout with the actor in one process; "
+            "with placement=separate they live apart: set check_weight_sync=false"
+        )
+    estimator = config.algorithm.adv_estimator
+    if staleness > 0 and GREEDY_BASELINES in get_advantage_spec(estimator).extra_inputs:
+        problems.append(
+            f"algorithm.adv_estimator={estimator} draws a greedy baseline with the current weights, which a "
+            "stale batch was not drawn from: use trainer.async.max_staleness=0 with it"
+        )
+    if problems:
+        raise ConfigError(problems)
+
+
+def check_cluster_fits(config: DictConfig, device: str, pools: int, cluster: dict[str, float]) -> None:
+    """All `pools` trainer-sized pools plus the rollout pool must fit in `cluster` (Ray's total resources):
+    one device per worker (a GPU with device=cuda, else a CPU)."""
+    trainer = config.trainer
+    rollout = config.actor_rollout_ref.rollout
+    trainer_workers = int(trainer.nnodes) * int(trainer.n_gpus_per_node)
+    rollout_workers = int(rollout.nnodes) * int(rollout.n_gpus_per_node) if separate_rollout(config) else 0
+    need = pools * trainer_workers + rollout_workers
+    resource = "GPU" if device == "cuda" else "CPU"
+    have = cluster.get(resource, 0.0)
+    if need > have:
+        raise ConfigError([
+            f"actor_rollout_ref.rollout.placement=separate needs {need} {resource}s ({pools} pool(s) of "
+            f"trainer.nnodes x trainer.n_gpus_per_node = {trainer_workers} and a rollout pool of "
+            f"actor_rollout_ref.rollout.nnodes x n_gpus_per_node = {rollout_workers}), but the Ray cluster has "
+            f"{have:g}: lower those sizes, raise ray_init.num_cpus, or use placement=colocated"
+        ])

@@ -1,0 +1,157 @@
+"""The rollout on its own pool (1 RolloutWorker + 1 trainer worker, real Ray, gloo, hf rollout) on tiny 7x7
+mazes: weight sync is exact, staleness 0 is the colocated synchronous run bit for bit, staleness 1 trains
+with correction and reports versions, and a resume with samples in flight repeats the uninterrupted run."""
+
+import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from maxrl.config import compose_config
+from maxrl.config.checks import ConfigError
+from maxrl.controller import ResourcePool, WorkerGroup
+from maxrl.tasks.maze import build_tokenizer
+from maxrl.tasks.maze.make_data import main as make_maze_data
+from maxrl.trainer.async_rollout import RolloutPipeline
+from maxrl.trainer.main_ppo import run_ppo, worker_config
+from maxrl.trainer.tracking import read_metrics
+from maxrl.utils.safe_state import load_json_state
+from maxrl.utils.tiny_models import build_tiny_causal_lm
+from maxrl.workers import ActorRolloutRefWorker
+from maxrl.workers.rollout_worker import RolloutWorker
+
+SCORER = '''
+def compute_score(data_source, solution_str, ground_truth, extra_info=None):
+    words = solution_str.split()
+    return {"score": float(bool(words) and words[0] == "DOWN"), "pred": words[0] if words else ""}
+'''
+NOT_REPRODUCIBLE = ("timing_s/", "timing_per_token_ms/", "perf/", "async/trainer_wait_s", "async/rollout_")
+SEPARATE = ("actor_rollout_ref.rollout.placement=separate",)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trainer_async")
+    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40", "--test-size", "4",
+                    "--formats", "parquet", "--no-progress"])
+    train = root / "data" / "train.parquet"
+    pd.read_parquet(train).head(12).to_parquet(train)  # three steps of 4 prompts per epoch
+    tokenizer = build_tokenizer(save_dir=root / "model")
+    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                         save_dir=root / "model")
+    (root / "scorer.py").write_text(SCORER)
+    return root
+
+
+def overrides(workspace, run_dir, *extra):
+    return [
+        f"data.train_files={workspace / 'data' / 'train.parquet'}",
+        f"data.val_files={workspace / 'data' / 'test.parquet'}",
+        "data.train_batch_size=4", "data.max_prompt_length=64", "data.max_response_length=12",
+        "data.apply_chat_template=False",
+        f"actor_rollout_ref.model.path={workspace / 'model'}",
+        "actor_rollout_ref.actor.dtype=fp32", "actor_rollout_ref.rollout.dtype=fp32",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=2", "actor_rollout_ref.actor.optim.lr=1e-2",
+        "actor_rollout_ref.rollout.n=4", "actor_rollout_ref.rollout.val_kwargs.n=2",
+        "actor_rollout_ref.rollout.val_kwargs.do_sample=True", "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
+        f"custom_reward_function.path={workspace / 'scorer.py'}",
+        "+reward_model.reward_kwargs.num_processes=1",
+        "trainer.n_gpus_per_node=1", "trainer.device=cpu", "trainer.logger=[file]", "trainer.val_before_train=False",
+        "trainer.total_training_steps=4", "trainer.save_freq=2", "trainer.test_freq=-1",
+        f"trainer.default_local_dir={run_dir}",
+        *extra,
+    ]
+
+
+def metrics_by_step(run_dir):
+    return {row["step"]: row for row in read_metrics(run_dir)}
+
+
+def reproducible(row, drop=()):
+    return {k: v for k, v in row.items() if not k.startswith(NOT_REPRODUCIBLE + tuple(drop))}
+
+
+def final_weights(run_dir):
+    return AutoModelForCausalLM.from_pretrained(run_dir / "global_step_4" / "actor" / "huggingface").state_dict()
+
+
+@pytest.fixture(scope="module")
+def sync_run(workspace, ray_cluster):
+    run_dir = workspace / "sync"
+    run_ppo(compose_config(overrides(workspace, run_dir)))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def stale_run(workspace, ray_cluster):
+    run_dir = workspace / "stale1"
+    run_ppo(compose_config(overrides(workspace, run_dir, *SEPARATE, "trainer.async.max_staleness=1",
+                                     "algorithm.rollout_correction.is_level=token")))
+    return run_dir
+
+
+def test_weight_sync_leaves_the_rollout_worker_with_the_trainers_weights(workspace, ray_cluster):
+    config = worker_config(compose_config(overrides(workspace, workspace / "unused", *SEPARATE)), total_steps=4)
+    pools = [ResourcePool(1, 1, "cpu"), ResourcePool(1, 1, "cpu")]
+    try:
+        with WorkerGroup(ActorRolloutRefWorker, pools[0], config) as trainer, \
+                WorkerGroup(RolloutWorker, pools[1], config) as rollout:
+            expected = trainer.rollout_weights()[0]
+            rollout.load_weights({name: torch.zeros_like(t) for name, t in expected.items()}, version=0)
+            pipeline = RolloutPipeline(rollout, trainer, max_staleness=0)
+            pipeline.sync_weights(7)
+            pipeline.close()
+            loaded = rollout.weights()[0]
+            assert sorted(loaded) == sorted(expected)
+            assert all(loaded[name].equal(expected[name]) for name in expected)
+    finally:
+        for pool in pools:
+            pool.shutdown()
+
+
+def test_staleness_zero_on_a_separate_pool_is_the_synchronous_run(sync_run, workspace, ray_cluster):
+    run_dir = workspace / "stale0"
+    run_ppo(compose_config(overrides(workspace, run_dir, *SEPARATE)))
+    separate, colocated = metrics_by_step(run_dir), metrics_by_step(sync_run)
+    assert sorted(separate) == sorted(colocated) == [1, 2, 3, 4]
+    for step in (1, 2, 3, 4):
+        assert separate[step]["async/staleness_max"] == 0
+        assert reproducible(separate[step], ("async/",)) == reproducible(colocated[step]), step
+    assert "val/maze_7/pass@1" in separate[4]  # validated on the rollout pool after the last update
+    weights, reference = final_weights(run_dir), final_weights(sync_run)
+    assert all(weights[name].equal(reference[name]) for name in reference)
+
+
+def test_staleness_one_trains_on_older_versions_with_correction(stale_run, sync_run):
+    rows, sync = metrics_by_step(stale_run), metrics_by_step(sync_run)
+    assert [rows[s]["async/staleness_max"] for s in (1, 2, 3, 4)] == [0, 1, 1, 1]
+    assert [rows[s]["async/policy_version_min"] for s in (1, 2, 3, 4)] == [0, 0, 1, 2]
+    for step in (1, 2, 3, 4):
+        assert rows[step]["timing_s/weight_sync"] > 0 and rows[step]["async/rollout_busy_s"] > 0
+        assert 0 < rows[step]["rollout_correction/weight_mean"] <= 2.0
+    assert rows[1]["rollout_correction/weight_mean"] == pytest.approx(1.0, abs=1e-5)  # on-policy fp32 step
+    assert rows[2]["training/rollout_probs_diff_mean"] > sync[2]["training/rollout_probs_diff_mean"]
+
+
+def test_resume_with_samples_in_flight_is_exact(stale_run, workspace):
+    run_dir = workspace / "stale1_resumed"
+    run_ppo(compose_config(overrides(workspace, run_dir, *SEPARATE, "trainer.async.max_staleness=1",
+                                     "algorithm.rollout_correction.is_level=token", "trainer.resume_mode=resume_path",
+                                     f"trainer.resume_from_path={stale_run / 'global_step_2'}")))
+    in_flight = load_json_state(stale_run / "global_step_2" / "trainer_state.json")["in_flight"]
+    assert [entry["step"] for entry in in_flight] == [3]  # drawn by version 1, saved with the checkpoint
+    assert in_flight[0]["samples"]["tensors"]["policy_version"].unique().tolist() == [1]
+    resumed, original = metrics_by_step(run_dir), metrics_by_step(stale_run)
+    assert sorted(resumed) == [3, 4]
+    for step in (3, 4):
+        assert reproducible(resumed[step]) == reproducible(original[step]), step
+    weights, reference = final_weights(run_dir), final_weights(stale_run)
+    assert all(weights[name].equal(reference[name]) for name in reference)
+
+
+def test_a_rollout_pool_beyond_the_cluster_is_refused_before_any_worker_starts(workspace, ray_cluster):
+    config = compose_config(overrides(workspace, workspace / "too_big", *SEPARATE,
+                                      "actor_rollout_ref.rollout.n_gpus_per_node=8"))
+    with pytest.raises(ConfigError, match="needs 9 CPUs"):
+        run_ppo(config)
+    assert not (workspace / "too_big" / "metrics.jsonl").exists()
