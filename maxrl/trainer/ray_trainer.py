@@ -392,5 +392,11 @@ class RayPPOTrainer:
         if self.kl_ctrl is not None and state["kl_coef"] is not None:
             self.kl_ctrl.value = float(state["kl_coef"])
         self._wandb_run_id = state["wandb_run_id"]
+        in_flight = state.get("in_flight", [])
         if self.pipeline is not None:
-            self.pipeline.load_state(state.get("in_flight", []))
+            self.pipeline.load_state(in_flight)
+        elif in_flight and not self.config.trainer.val_only:  # their prompts are behind the saved loader position: they would be skipped
+            raise ValueError(
+                f"{step_dir} holds samples drawn ahead for steps {[entry['step'] for entry in in_flight]} by a run with "
+                "actor_rollout_ref.rollout.placement=separate; resume it with that placement"
+            )

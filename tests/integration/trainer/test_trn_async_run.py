@@ -149,6 +149,13 @@ def test_resume_with_samples_in_flight_is_exact(stale_run, workspace):
     assert all(weights[name].equal(reference[name]) for name in reference)
 
 
+def test_a_checkpoint_with_samples_in_flight_refuses_a_colocated_resume(stale_run, workspace):
+    config = compose_config(overrides(workspace, workspace / "colocated_resume", "trainer.resume_mode=resume_path",
+                                      f"trainer.resume_from_path={stale_run / 'global_step_2'}"))
+    with pytest.raises(ValueError, match=r"samples drawn ahead for steps \[3\] .* resume it with that placement"):
+        run_ppo(config)
+
+
 def test_a_rollout_pool_beyond_the_cluster_is_refused_before_any_worker_starts(workspace, ray_cluster):
     config = compose_config(overrides(workspace, workspace / "too_big", *SEPARATE,
                                       "actor_rollout_ref.rollout.n_gpus_per_node=8"))
