@@ -8,7 +8,8 @@
       huggingface/                    # full weights + tokenizer, loadable by AutoModelForCausalLM
     critic/                           # with a critic: its sharded value model, optimizer, schedule
     data.json                         # the training data loader's state
-    trainer_state.json                # step, epoch, driver RNG states, KL coefficient, tracker run id
+    trainer_state.json                # step, epoch, driver RNG states, KL coefficient, tracker run id, and
+                                      # with a separate rollout pool the samples in flight (docs/async.md)
 ```
 A save writes a temporary folder (the workers write their shards into it), renames it to
 ``global_step_<N>`` (an older folder of that step is renamed aside first and deleted afterwards) and only
