@@ -78,6 +78,9 @@ class WorkerGroup:
             named in the log and in timeout errors so the user knows what to raise.
         env: extra environment variables for the worker processes (e.g. NCCL settings).
         torch_threads: intra-op threads per worker; ``None`` = the node's cores shared evenly by its workers.
+        workers_sharing_node: with ``torch_threads=None``, how many processes compute on a node at the same
+            time, this group's and others' (e.g. a rollout pool that generates while this group trains);
+            ``None`` = this group's workers on the node alone.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class WorkerGroup:
         timeout_key: str = "timeout_s",
         env: dict[str, str] | None = None,
         torch_threads: int | None = None,
+        workers_sharing_node: int | None = None,
     ):
         self._timeout_keys = (timeout_key, timeout_key if start_timeout_s is None else "start_timeout_s")
         start_timeout_s = timeout_s if start_timeout_s is None else start_timeout_s
@@ -106,7 +110,7 @@ class WorkerGroup:
         self.world_size = pool.world_size
         self._failure: str | None = None
         self._hosts = [
-            self._start_host(rank, bundle, env, torch_threads)
+            self._start_host(rank, bundle, env, torch_threads, workers_sharing_node)
             for rank, bundle in enumerate(pool.bundles)
         ]
         master_addr, master_port = self._gather(
@@ -133,7 +137,9 @@ class WorkerGroup:
             timeout_s, timeout_key,
         )
 
-    def _start_host(self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int | None):
+    def _start_host(
+        self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int | None, workers_sharing_node: int | None
+    ):
         options: dict[str, Any] = {
             "num_cpus": self.pool.cpus_per_worker,
             "num_gpus": 1 if self.pool.device == "cuda" else 0,
@@ -144,7 +150,7 @@ class WorkerGroup:
         if env:
             options["runtime_env"] = {"env_vars": dict(env)}
         return _RemoteWorkerHost.options(**options).remote(
-            rank, self.world_size, bundle.local_rank, self.pool.per_node, torch_threads
+            rank, self.world_size, bundle.local_rank, self.pool.per_node, torch_threads, workers_sharing_node
         )
 
     @property

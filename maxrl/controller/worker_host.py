@@ -33,14 +33,15 @@ class WorkerHost:
     """Owns one rank of the world and the worker object that lives in it."""
 
     def __init__(
-        self, rank: int, world_size: int, local_rank: int, local_world_size: int, torch_threads: int | None
+        self, rank: int, world_size: int, local_rank: int, local_world_size: int, torch_threads: int | None,
+        workers_sharing_node: int | None = None,
     ):
         self.rank = rank
         self.world_size = world_size
         self.local_rank = local_rank
         self.local_world_size = local_world_size
         self.worker: Any = None
-        torch.set_num_threads(torch_threads or default_torch_threads(local_world_size))
+        torch.set_num_threads(torch_threads or default_torch_threads(workers_sharing_node or local_world_size))
 
     def rendezvous_address(self) -> tuple[str, int]:
         """This node's IP and a port free on it (asked of rank 0, whose node hosts the rendezvous)."""

@@ -139,7 +139,12 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     from maxrl.config.checks import check_config, needs_critic
 
     check_config(config)  # before the heavy imports below: a config error comes back in under two seconds
-    from maxrl.trainer.placement import check_cluster_fits, check_placement, separate_rollout
+    from maxrl.trainer.placement import (
+        check_cluster_fits,
+        check_placement,
+        separate_rollout,
+        workers_sharing_node,
+    )
 
     check_placement(config)
 
@@ -184,6 +189,7 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
             worker_cls, pools[-1], worker_config(config, total_steps),
             timeout_s=float(config.trainer.worker_timeout_s), timeout_key="trainer.worker_timeout_s",
             torch_threads=config.trainer.get("cpu_threads_per_worker"),
+            workers_sharing_node=workers_sharing_node(config) if device == "cpu" else None,
         ))
         return groups[-1]
 

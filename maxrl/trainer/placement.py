@@ -14,7 +14,7 @@ from maxrl.algorithms import get_advantage_spec
 from maxrl.config.checks import ConfigError
 from maxrl.config.choices import GREEDY_BASELINES
 
-__all__ = ["check_cluster_fits", "check_placement", "max_staleness", "separate_rollout"]
+__all__ = ["check_cluster_fits", "check_placement", "max_staleness", "separate_rollout", "workers_sharing_node"]
 
 
 def separate_rollout(config: DictConfig) -> bool:
@@ -23,6 +23,17 @@ def separate_rollout(config: DictConfig) -> bool:
 
 def max_staleness(config: DictConfig) -> int:
     return int(OmegaConf.select(config, "trainer.async.max_staleness", default=0))
+
+
+def workers_sharing_node(config: DictConfig) -> int | None:
+    """How many worker processes compute on one node at the same time, when that is more than one pool's:
+    with a separate rollout pool and ``max_staleness >= 1`` the rollout generates while the trainer
+    updates, so on CPU the node's cores are split over both pools' workers (each pool taking all of them
+    oversubscribes the cores: on 2 cores this made an overlapped step 1.6-6x slower than the synchronous
+    one, benchmarks/async_pipeline.py). ``None``: pools take turns, each worker gets its pool's share."""
+    if not separate_rollout(config) or max_staleness(config) == 0:
+        return None
+    return int(config.trainer.n_gpus_per_node) + int(config.actor_rollout_ref.rollout.n_gpus_per_node)
 
 
 def check_placement(config: DictConfig) -> None:

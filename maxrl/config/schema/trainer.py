@@ -41,7 +41,8 @@ class TrainerConfig:
         "worker processes per node (devices, or CPU processes with device=cpu)", positive_int
     )
     cpu_threads_per_worker: int | None = knob(
-        "torch intra-op threads of each worker; null = the node's cores / its workers", positive_int
+        "torch intra-op threads of each worker; null = the node's cores / the workers computing on it at once "
+        "(a separate rollout pool with trainer.async.max_staleness >= 1 computes beside the trainer)", positive_int
     )
     total_epochs: int = knob("passes over data.train_files", positive_int)
     total_training_steps: int | None = knob(

@@ -8,7 +8,7 @@ from maxrl.config import compose_config
 from maxrl.config.checks import ConfigError, check_config
 from maxrl.data.batch import Batch
 from maxrl.trainer.async_rollout import RolloutPipeline, batch_from_state, batch_state
-from maxrl.trainer.placement import check_cluster_fits, check_placement
+from maxrl.trainer.placement import check_cluster_fits, check_placement, workers_sharing_node
 from maxrl.utils.safe_state import load_json_state, save_json_state
 from maxrl.workers.rollout_worker import POLICY_VERSION
 
@@ -123,3 +123,13 @@ def test_a_rollout_pool_the_cluster_cannot_hold_is_refused():
         check_cluster_fits(config, "cpu", 1, {"CPU": 4.0})
     with pytest.raises(ConfigError, match=r"needs 7 GPUs"):
         check_cluster_fits(config, "cuda", 2, {"CPU": 64.0, "GPU": 6.0})
+
+
+@pytest.mark.parametrize(("overrides", "sharing"), [
+    ([], None),  # colocated: one pool
+    (["actor_rollout_ref.rollout.placement=separate"], None),  # staleness 0: the pools take turns
+    (["actor_rollout_ref.rollout.placement=separate", "trainer.async.max_staleness=1",
+      "trainer.n_gpus_per_node=2", "actor_rollout_ref.rollout.n_gpus_per_node=3"], 5),
+])
+def test_overlapping_pools_split_the_cores_between_their_workers(overrides, sharing):
+    assert workers_sharing_node(compose_config(overrides)) == sharing
