@@ -14,17 +14,17 @@
 # each), configs/, logs/, and the summary in $STUDY_OUT (default .../compare/summary): pass_at_k.png,
 # table.md, results.json (python -m maxrl.experiments.maze_compare). A finished run is skipped, so a rerun
 # resumes the study.
-# Optional: METHODS ("maxrl grpo rloo"), ROLLOUT_NS ("4 16"), SEEDS ("1 2"), STEPS (10), VAL_N (64),
+# Optional: COMPARE_ROOT (the folder above), METHODS ("maxrl grpo rloo"), ROLLOUT_NS ("4 16"), SEEDS ("1 2"), STEPS (10), VAL_N (64),
 # PARALLEL_SEEDS=1 (train each seed's runs in its own process at the same time: on a machine shared with
 # other jobs this gets the study a larger share of the cores), SFT_MODEL, and maze_cpu.sh's TRAIN_BATCH,
-# LR, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra arguments are Hydra overrides for every run.
+# LR, VAL_DATA, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra arguments are Hydra overrides for every run.
 set -euo pipefail
 HERE="$(dirname "${BASH_SOURCE[0]}")"
 source "$HERE/../maxrl/launch/launcher.sh"
 source "$HERE/../maxrl/experiments/cpu_launch.sh"
 
 maxrl_cpu_env
-ROOT="${MAXRL_OUTPUT_DIR:-./outputs}/maze_cpu/compare"
+ROOT="${COMPARE_ROOT:-${MAXRL_OUTPUT_DIR:-./outputs}/maze_cpu/compare}"
 STUDY_OUT="${STUDY_OUT:-$ROOT/summary}"
 METHODS="${METHODS:-maxrl grpo rloo}" ROLLOUT_NS="${ROLLOUT_NS:-4 16}" SEEDS="${SEEDS:-1 2}"
 export STEPS="${STEPS:-10}" VAL_N="${VAL_N:-64}"

@@ -6,13 +6,15 @@
 #   SFT_MODEL=outputs/maze_cpu/sft/checkpoint-400 ADVANTAGE_ESTIMATOR=grpo bash maze/maze_cpu.sh
 #
 # Steps (each skipped when its output exists under $MAXRL_OUTPUT_DIR/maze_cpu):
-#   data/   python maze/generate_maze.py --size 9 (20,000 mazes, 128 test mazes), ~5 s
+#   data/   python maze/generate_maze.py --size 9 (20,000 mazes, 128 test mazes), ~5 s; data/heldout/test.parquet:
+#           256 more test mazes (seed 1, none in train or test), for studies that need more than 128
 #   sft/    python maze/sft.py, the warm-start recipe of docs/experiments.md (400 steps; test pass@1 ~7%)
 #   rl_<estimator>_n<N>/   the RL run: metrics.jsonl, validation/step_<N>.json, global_step_<N>/
 # The RL run prints pass@1 and pass@VAL_N on the test mazes before the first step and after the last.
 #
 # Optional: MAXRL_OUTPUT_DIR (./outputs), SFT_MODEL (skip the warm start), ADVANTAGE_ESTIMATOR (maxrl),
-# ROLLOUT_N (8), STEPS (12), TRAIN_BATCH (8 mazes per step), LR (1e-4), VAL_MAZES (32), VAL_N (16),
+# ROLLOUT_N (8), STEPS (12), TRAIN_BATCH (8 mazes per step), LR (1e-4), VAL_DATA (the data's test.parquet),
+# VAL_MAZES (32: the first of VAL_DATA), VAL_N (16),
 # N_WORKERS (1 FSDP process), SEED (1), RUN_DIR (the RL run folder), DRY_RUN=1; extra arguments are Hydra
 # overrides.
 set -euo pipefail
@@ -28,11 +30,17 @@ VAL_MAZES="${VAL_MAZES:-32}" VAL_N="${VAL_N:-16}" N_WORKERS="${N_WORKERS:-1}"
 for name in ROLLOUT_N STEPS TRAIN_BATCH SEED VAL_MAZES VAL_N N_WORKERS; do maxrl_require_int "$name"; done
 LR="${LR:-1e-4}"
 RUN_DIR="${RUN_DIR:-$ROOT/rl_${ADVANTAGE_ESTIMATOR}_n${ROLLOUT_N}}"
+VAL_DATA="${VAL_DATA:-$DATA_DIR/test.parquet}"
+VAL_FILE="${VAL_DATA%.parquet}_first${VAL_MAZES}.parquet"
 
 if [ "${DRY_RUN:-0}" != "1" ]; then
   if [ ! -e "$DATA_DIR/train.parquet" ]; then
     "$PYTHON" maze/generate_maze.py --size 9 --num-mazes 20000 --test-size 128 --seed 0 \
       --formats parquet --no-progress --out "$DATA_DIR"
+  fi
+  if [ ! -e "$DATA_DIR/heldout/test.parquet" ]; then  # 256 mazes of another seed, none in train or test
+    "$PYTHON" maze/generate_maze.py --size 9 --num-mazes 2000 --test-size 256 --seed 1 --formats parquet \
+      --no-progress --exclude "$DATA_DIR/train.parquet" "$DATA_DIR/test.parquet" --out "$DATA_DIR/heldout"
   fi
   if [ -z "${SFT_MODEL:-}" ]; then
     SFT_MODEL="$ROOT/sft/checkpoint-400"
@@ -44,13 +52,12 @@ if [ "${DRY_RUN:-0}" != "1" ]; then
     fi
   fi
   maxrl_require_path SFT_MODEL "the warm-started maze model folder written by maze/sft.py"
+  maxrl_require_path VAL_DATA "a verl parquet of test mazes (default: the data set's test.parquet)"
   # Validation uses the first VAL_MAZES test mazes, so every run is scored on the same ones.
-  VAL_FILE="$DATA_DIR/test_first${VAL_MAZES}.parquet"
   [ -e "$VAL_FILE" ] || "$PYTHON" -c "import pandas, sys; pandas.read_parquet(sys.argv[1]).head(int(sys.argv[3])).to_parquet(sys.argv[2])" \
-    "$DATA_DIR/test.parquet" "$VAL_FILE" "$VAL_MAZES"
+    "$VAL_DATA" "$VAL_FILE" "$VAL_MAZES"
 else
   SFT_MODEL="${SFT_MODEL:-$ROOT/sft/checkpoint-400}"
-  VAL_FILE="$DATA_DIR/test_first${VAL_MAZES}.parquet"
 fi
 RAY_NUM_CPUS="${RAY_NUM_CPUS:-$((N_WORKERS + 1))}"
 

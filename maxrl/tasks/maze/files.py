@@ -164,6 +164,17 @@ def write_splits(
     return {split: writers[split][0].count for split in SPLITS}
 
 
+def read_prompts(paths: Iterable[str | Path]) -> set[str]:
+    """The maze prompts (``extra_info.question``) of verl parquet files written by this module."""
+    prompts: set[str] = set()
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"maze parquet file not found: {path}")
+        prompts.update(info["question"] for info in pq.read_table(path, columns=["extra_info"]).column(0).to_pylist())
+    return prompts
+
+
 def read_json_records(path: str | Path) -> Iterator[MazeRecord]:
     """Records of a paper-format JSON file (a list of ``{"sequence", "optimal_path_length"}``)."""
     path = Path(path)

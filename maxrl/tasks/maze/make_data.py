@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from maxrl.tasks.maze.dataset import CHUNK_SIZE, SplitCounts, assign_splits, generate_records
-from maxrl.tasks.maze.files import FORMATS, json_to_parquet, write_metadata, write_splits
+from maxrl.tasks.maze.files import FORMATS, json_to_parquet, read_prompts, write_metadata, write_splits
 from maxrl.tasks.maze.generator import ALGORITHMS, check_size
 
 logger = logging.getLogger(__name__)
@@ -30,9 +30,12 @@ def make_dataset(
     workers: int = 1,
     formats: tuple[str, ...] = FORMATS,
     progress: bool = True,
+    exclude: tuple[str | Path, ...] = (),
 ) -> dict[str, Any]:
     """Generate ``num_mazes`` mazes, split them, write the files and ``training_metadata.json``.
 
+    Mazes whose prompt is in one of the parquet files `exclude` are dropped before the split, so a test
+    set made with another seed is held out from an existing data set (e.g. one a model was trained on).
     Returns the metadata (counts, path-length statistics, generation speed).
     """
     check_size(size)
@@ -40,9 +43,19 @@ def make_dataset(
         raise ValueError(f"need 0 < test_size < num_mazes, got test_size={test_size}, num_mazes={num_mazes}")
     counts = SplitCounts()
     lengths: list[int] = []
+    excluded_prompts = read_prompts(exclude)
+    dropped = 0
+
+    def kept(records):
+        nonlocal dropped
+        for record in records:
+            if record.prompt in excluded_prompts:
+                dropped += 1
+            else:
+                yield record
 
     def labelled():
-        records = generate_records(num_mazes, size, seed, algorithm, workers, progress)
+        records = kept(generate_records(num_mazes, size, seed, algorithm, workers, progress))
         for split, record in assign_splits(records, test_size, counts):
             lengths.append(record.optimal_path_length)
             yield split, record
@@ -59,6 +72,8 @@ def make_dataset(
         "num_train": counts.train,
         "num_test": counts.test,
         "duplicates_of_test_dropped": counts.duplicates_of_test_dropped,
+        "excluded_files": [str(path) for path in exclude],
+        "excluded_dropped": dropped,
         "optimal_path_length": {
             "min": min(lengths),
             "max": max(lengths),
@@ -91,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of generating, convert DIR/train.json and DIR/test.json (paper format) to parquet",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--exclude", nargs="+", default=[], metavar="PARQUET",
+        help="drop mazes whose prompt is in these verl parquet files (hold a new test set out of existing data)",
+    )
     return parser
 
 
@@ -111,6 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         workers=args.workers,
         formats=tuple(args.formats),
         progress=not args.no_progress,
+        exclude=tuple(args.exclude),
     )
     logger.info(
         "%d train + %d test mazes of size %d in %s: %.0f mazes/s",
