@@ -187,6 +187,15 @@ class Batch:
             {k: self._non_tensors[k] for k in keys if k in self._non_tensors},
         )
 
+    def replace(self, fields: Mapping[str, torch.Tensor]) -> Batch:
+        """The same rows with the tensor fields in `fields` replaced or added (e.g. trimmed columns)."""
+        tensors = self._tensors.clone(recurse=False)
+        for key, value in fields.items():
+            if key in self._non_tensors:
+                raise ValueError(f"replace: field {key!r} is a non-tensor field of this batch")
+            tensors.set(key, value)
+        return self._with(tensors, dict(self._non_tensors))
+
     def union(self, other: Batch) -> Batch:
         """Fields of both batches; a field present in both must hold equal values (so nothing is lost)."""
         if len(other) != len(self):

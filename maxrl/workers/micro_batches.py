@@ -8,7 +8,10 @@ number of token positions its forwards compute once padding columns are trimmed
 * one forward over whole rows: ``rows x longest row``;
 * with the prompt shared (``share_prompt``): ``distinct prompts x longest prompt`` for the prompt pass plus
   ``rows x longest response`` for the response pass. Counting what this layout really computes lets a
-  micro-batch hold more samples, so fewer micro-batches recompute the same prompt.
+  micro-batch hold more samples, so fewer micro-batches recompute the same prompt;
+* better still, when the distinct prompts of the whole batch fit in half the budget, they run in one
+  prompt pass before every micro-batch (`ForwardPlan.prompt_once`), and the micro-batches share the rest of
+  the budget by ``rows x longest response``: each prompt is computed once per batch.
 
 Rows are sorted by the length that sets the cost (longest first; with a shared prompt, the samples of one
 prompt next to each other among equal lengths) and cut into as few micro-batches as the budget allows,
@@ -23,15 +26,13 @@ whole mini-batch, so none of this changes a result (parity tests in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 
-if TYPE_CHECKING:  # the driver's config checks import this module; tensordict would add a second to them
-    from maxrl.data.batch import Batch
+from maxrl.data.batch import Batch
 
-__all__ = ["MicroBatching", "RowLengths", "distinct_prompts", "token_budget_plan"]
+__all__ = ["ForwardPlan", "MicroBatching", "RowLengths", "distinct_prompts", "token_budget_plan"]
 
 
 def _max_over_ranks(count: int) -> int:
@@ -78,6 +79,11 @@ class RowLengths:
             return torch.argsort(self.prompt + self.response, descending=True, stable=True).tolist()
         by_prompt = torch.argsort(self.prompt_ids, stable=True)
         return by_prompt[torch.argsort(self.response[by_prompt], descending=True, stable=True)].tolist()
+
+    def prompt_pass_cost(self) -> int:
+        """Token positions of one pass over the distinct prompts (trimmed to the longest)."""
+        prompts = len(torch.unique(self.prompt_ids)) if self.prompt_ids is not None else len(self.prompt)
+        return prompts * int(self.prompt.max()) if len(self.prompt) else 0
 
     def cost(self, rows: list[int]) -> int:
         """Token positions the forwards of a micro-batch of `rows` compute."""
@@ -153,6 +159,16 @@ def token_budget_plan(lengths: RowLengths, max_tokens: int, min_count: int = 1) 
 
 
 @dataclass(frozen=True)
+class ForwardPlan:
+    """How one batch's forwards run: `micro_batches` (row indices, together every row once), and whether the
+    batch's distinct prompts run in one prompt pass before them (`prompt_once`; then each micro-batch's
+    forward covers responses only)."""
+
+    micro_batches: list[torch.Tensor]
+    prompt_once: bool = False
+
+
+@dataclass(frozen=True)
 class MicroBatching:
     """At most `max_samples` rows per micro-batch (``None`` = all), or, when `max_tokens` is set, the
     token-budget plan above (then `max_samples` is ignored)."""
@@ -160,11 +176,27 @@ class MicroBatching:
     max_samples: int | None = None
     max_tokens: int | None = None
 
-    def plan(self, batch: Batch, share_prompt: bool = False) -> list[torch.Tensor]:
-        """The row indices of each micro-batch of `batch`; together they cover every row once. The budget
-        is costed for the forward layout: `share_prompt` as in `ForwardOptions`."""
+    def plan(self, batch: Batch) -> list[torch.Tensor]:
+        """The row indices of each micro-batch of `batch` for forwards over whole rows."""
+        return self.forward_plan(batch).micro_batches
+
+    def forward_plan(self, batch: Batch, share_prompt: bool = False) -> ForwardPlan:
+        """The micro-batches of `batch`, costed for its forward layout (`share_prompt` as in
+        `maxrl.workers.log_probs.ForwardOptions`).
+
+        With a token budget and a shared prompt, the distinct prompts of the whole batch run in one pass
+        when it costs at most half the budget on every rank (``prompt_once``): each prompt is then computed
+        once per batch instead of once per micro-batch that holds one of its samples, and the micro-batches
+        split the rest of the budget by response tokens alone."""
         if self.max_tokens is None:
-            return list(torch.arange(len(batch)).split(self.max_samples or max(len(batch), 1)))
+            return ForwardPlan(list(torch.arange(len(batch)).split(self.max_samples or max(len(batch), 1))))
         lengths = RowLengths.of(batch, share_prompt)
-        local = token_budget_plan(lengths, self.max_tokens)
-        return token_budget_plan(lengths, self.max_tokens, min_count=_max_over_ranks(len(local)))
+        max_tokens, prompt_once = self.max_tokens, False
+        if share_prompt:
+            prompt_cost = _max_over_ranks(lengths.prompt_pass_cost())  # so that every rank decides alike
+            prompt_once = prompt_cost <= self.max_tokens // 2
+            if prompt_once:
+                lengths = RowLengths(torch.zeros_like(lengths.prompt), lengths.response)
+                max_tokens = self.max_tokens - prompt_cost
+        local = token_budget_plan(lengths, max_tokens)
+        return ForwardPlan(token_budget_plan(lengths, max_tokens, min_count=_max_over_ranks(len(local))), prompt_once)

@@ -35,7 +35,7 @@ from maxrl.algorithms.masked import masked_sum
 from maxrl.data.batch import SAMPLE_VALID, Batch
 from maxrl.workers.batch_sizes import chunk_sizes
 from maxrl.workers.grad_step import all_reduce_sum, clip_and_step
-from maxrl.workers.log_probs import ForwardOptions, response_log_probs
+from maxrl.workers.log_probs import BatchForwards, ForwardOptions
 from maxrl.workers.micro_batches import MicroBatching
 
 __all__ = ["PolicyLoss", "loss_mask", "update_policy"]
@@ -90,14 +90,11 @@ def loss_mask(batch: Batch) -> torch.Tensor:
 
 
 def _micro_batch_loss(
-    model: torch.nn.Module, micro: Batch, normalizer: torch.Tensor, spec: PolicyLoss
+    forwards: BatchForwards, rows: torch.Tensor, micro: Batch, normalizer: torch.Tensor, spec: PolicyLoss
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """This micro-batch's share of the mini-batch loss, and token-weighted sums of its statistics."""
     mask = loss_mask(micro)
-    log_prob, entropy = response_log_probs(
-        model, micro, spec.temperature, with_entropy=True, entropy_grad=spec.entropy_coeff != 0,
-        options=spec.forward,
-    )
+    log_prob, entropy = forwards.log_probs(rows, micro, with_entropy=True, entropy_grad=spec.entropy_coeff != 0)
     old_log_prob = micro[OLD_LOG_PROBS] if OLD_LOG_PROBS in micro else log_prob.detach()
     token_weights, correction_metrics = None, {}
     if spec.rollout_correction.enabled:
@@ -182,12 +179,14 @@ def update_policy(
         for mini in batch.split(mini_batches):
             normalizer = all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
             sums: dict[str, torch.Tensor] = {}
-            for rows in micro_batching.plan(mini, share_prompt=spec.forward.share_prompt):
-                loss, stats = _micro_batch_loss(model, mini.reorder(rows), normalizer, spec)
+            forwards = BatchForwards(model, mini, micro_batching, spec.forward, spec.temperature)
+            for rows, micro in forwards:
+                loss, stats = _micro_batch_loss(forwards, rows, micro, normalizer, spec)
                 scaled = loss * world_size  # FSDP averages gradients over ranks; we want their sum
                 (scaler.scale(scaled) if scaler is not None else scaled).backward()
                 for name, value in stats.items():
                     sums[name] = sums.get(name, 0.0) + value
+            forwards.finish()  # the gradients of a mini-batch-wide prompt pass, once all are collected
             grad_norm, stepped = clip_and_step(model, optimizer, grad_clip, scaler)
             steps, skipped = steps + 1, skipped + (not stepped)
             for name, value in _mini_batch_metrics(sums).items():

@@ -1,5 +1,5 @@
 """The trimmed and shared-prompt forwards on a CUDA device: equal to the padded forward (fp32 at 1e-5,
-bf16 within bf16 noise), gradients included, and the hf rollout's in-place cache on the GPU."""
+bf16 within bf16 noise), gradients included, one prompt pass serving several micro-batches, and the hf rollout's in-place cache on the GPU."""
 
 import pytest
 import torch
@@ -7,7 +7,8 @@ from gpu_helpers import needs_gpu
 
 from maxrl.data.batch import Batch
 from maxrl.utils.tiny_models import build_tiny_causal_lm
-from maxrl.workers.log_probs import ForwardOptions, response_log_probs
+from maxrl.workers.log_probs import BatchForwards, ForwardOptions, response_log_probs
+from maxrl.workers.micro_batches import MicroBatching
 
 pytestmark = needs_gpu
 
@@ -50,3 +51,23 @@ def test_forward_layouts_equal_the_padded_forward_on_the_gpu(dtype, tolerance, o
     got_lp, got_grad = log_probs_and_gradient(model, batch, options)
     torch.testing.assert_close(got_lp, expected_lp, atol=tolerance, rtol=tolerance)
     assert (got_grad - expected_grad).norm() <= tolerance * max(expected_grad.norm(), 1.0)
+
+
+def test_one_prompt_pass_for_all_micro_batches_on_the_gpu():
+    """3 prompts of 12 tokens cost 36 of a 72-token budget: one prompt pass serves every micro-batch, its
+    gradient backpropagated once at `finish` (fp32, 1e-5)."""
+    model = build_tiny_causal_lm(vocab_size=96, hidden_size=64, num_layers=2, seed=1).to("cuda")
+    batch = grouped_batch("cuda")
+    expected_lp, expected_grad = log_probs_and_gradient(model, batch, ForwardOptions())
+    model.zero_grad()
+    forwards = BatchForwards(model, batch, MicroBatching(max_tokens=72), ForwardOptions(True, True), 1.0)
+    got_lp = torch.zeros_like(expected_lp)
+    for rows, micro in forwards:
+        log_probs, _ = forwards.log_probs(rows, micro)
+        (log_probs * micro["response_mask"]).sum().backward()
+        got_lp[rows.to("cuda")] = (log_probs * micro["response_mask"]).detach()
+    forwards.finish()
+    got_grad = torch.cat([p.grad.flatten() for p in model.parameters()])
+    assert forwards.prompts is not None and len(forwards.micro_batches) > 1
+    torch.testing.assert_close(got_lp, expected_lp, atol=1e-5, rtol=1e-5)
+    assert (got_grad - expected_grad).norm() <= 1e-5 * max(expected_grad.norm(), 1.0)

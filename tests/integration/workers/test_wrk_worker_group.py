@@ -57,7 +57,8 @@ def config(model_dir):
         "actor_rollout_ref.actor.dtype=fp32",
         "actor_rollout_ref.actor.ppo_mini_batch_size=2",  # 2 optimizer steps of 4 samples, 2 per rank
         # Micro-batches by a token budget of about 2 samples: each rank's 2 samples of a mini-batch share
-        # their prompt, so the update runs the shared-prompt forward (the default) under FSDP2.
+        # their prompt, which costs under half the budget, so the update runs the shared-prompt forward (the
+        # default) with one prompt pass per mini-batch, backpropagated after the responses, under FSDP2.
         "actor_rollout_ref.actor.use_dynamic_bsz=true",
         "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=40",
         "actor_rollout_ref.actor.use_kl_loss=true",

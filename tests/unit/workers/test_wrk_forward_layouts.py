@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from maxrl.data.batch import Batch
 from maxrl.utils.tiny_models import build_tiny_causal_lm
-from maxrl.workers.log_probs import ForwardOptions, micro_batched_log_probs, response_log_probs
+from maxrl.workers.log_probs import BatchForwards, ForwardOptions, micro_batched_log_probs, response_log_probs
 from maxrl.workers.micro_batches import MicroBatching, RowLengths, token_budget_plan
 from maxrl.workers.rollout import SamplingParams, build_rollout
 
@@ -105,7 +105,39 @@ def test_every_micro_batch_runs_the_same_number_of_forwards(model, grouped_batch
     assert len(set(counts)) == 1, counts
 
 
-@pytest.mark.parametrize("micro_batching", [MicroBatching(5), MicroBatching(max_tokens=30)], ids=["5_rows", "30_tokens"])
+@pytest.mark.parametrize("layout", ["share_prompt", "both"])
+def test_one_prompt_pass_serves_every_micro_batch_with_exact_gradients(model, grouped_batch, layout):
+    """4 prompts of 9 tokens cost 36 of a 72-token budget: they run once for the whole batch, and the
+    responses fill several micro-batches whose gradients reach the prompt pass only at `finish`."""
+    expected = forward_and_gradients(model, grouped_batch, ForwardOptions())
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, args: calls.append(1))
+    model.zero_grad()
+    forwards = BatchForwards(model, grouped_batch, MicroBatching(max_tokens=72), LAYOUTS[layout], temperature=0.7)
+    log_probs, entropy = torch.zeros(2, *grouped_batch["responses"].shape)
+    for rows, micro in forwards:
+        micro_log_probs, micro_entropy = forwards.log_probs(rows, micro, with_entropy=True)
+        mask = micro["response_mask"]
+        ((micro_log_probs * torch.linspace(-1, 1, mask.shape[1]) + 0.1 * micro_entropy) * mask).sum().backward()
+        log_probs[rows], entropy[rows] = micro_log_probs.detach() * mask, micro_entropy.detach() * mask
+    forwards.finish()
+    handle.remove()
+    gradient = torch.cat([p.grad.flatten() for p in model.parameters()])
+    assert forwards.prompts is not None and len(forwards.micro_batches) > 1
+    assert len(calls) == 1 + len(forwards.micro_batches)  # one prompt pass, one response pass per micro-batch
+    for name, a, b in zip(("log_probs", "entropy", "gradient"), (log_probs, entropy, gradient), expected):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_a_prompt_pass_above_half_the_budget_runs_per_micro_batch(grouped_batch):
+    plan = MicroBatching(max_tokens=71).forward_plan(grouped_batch, share_prompt=True)
+    assert not plan.prompt_once
+    assert MicroBatching(max_tokens=72).forward_plan(grouped_batch, share_prompt=True).prompt_once
+    assert not MicroBatching(max_tokens=72).forward_plan(grouped_batch, share_prompt=False).prompt_once
+
+
+@pytest.mark.parametrize("micro_batching", [MicroBatching(5), MicroBatching(max_tokens=30), MicroBatching(max_tokens=72)],
+                         ids=["5_rows", "30_tokens", "72_tokens_prompt_once"])
 def test_micro_batched_log_probs_come_back_in_row_order(model, grouped_batch, micro_batching):
     with torch.no_grad():
         expected, _ = response_log_probs(model, grouped_batch, 1.0)

@@ -173,8 +173,9 @@ def test_without_old_log_probs_the_update_reports_the_sampler_gap(model, update_
 
 @pytest.mark.parametrize("options", [ForwardOptions(True, False), ForwardOptions(False, True), ForwardOptions(True, True)],
                          ids=["remove_padding", "share_prompt", "both"])
-@pytest.mark.parametrize("micro_batching", [MicroBatching(), MicroBatching(3), MicroBatching(max_tokens=40)],
-                         ids=["whole", "3_samples", "40_tokens"])
+@pytest.mark.parametrize("micro_batching", [MicroBatching(), MicroBatching(3), MicroBatching(max_tokens=40),
+                                            MicroBatching(max_tokens=400)],
+                         ids=["whole", "3_samples", "40_tokens", "400_tokens"])
 def test_forward_layouts_and_token_budgets_do_not_change_the_update(model, update_batch, options, micro_batching):
     """Every layout and micro-batching gives the padded, all-at-once update (loss, grad norm, parameters)."""
     spec = PolicyLoss(entropy_coeff=0.01, use_kl_loss=True, kl_loss_coef=0.1)
