@@ -1,13 +1,5 @@
-"""One `update_actor` call: PPO-style epochs over mini-batches, micro-batches with gradient accumulation.
-
-Why the result does not depend on micro-batch size or the number of ranks: a mini-batch's loss is
-``sum over its tokens (or sequences) / N`` where ``N`` is the mini-batch's whole normaliser (its valid
-token count for ``token-mean``, its sequence count for ``seq-mean-*``). Each rank computes its share of
-``N``, all-reduces it, and passes the total to every micro-batch's loss; summing the micro-batch losses
-of all ranks then gives the mini-batch loss exactly. Gradient accumulation sums over micro-batches, and
-FSDP *averages* gradients over ranks, so each rank's loss is scaled by the world size to turn that
-average back into the sum. Rows with ``sample_valid == 0`` (padding added by dispatch) are masked out
-and do not count in ``N``.
+"""One `update_actor` call: the policy loss of each micro-batch, run by the shared update loop
+(`maxrl.workers.update_loop`, which explains why micro-batching and rank count do not change the result).
 
 On-policy updates without ``old_log_probs``: when the whole update is one optimizer step (one epoch, one
 mini-batch), the policy that sampled is the policy being differentiated, so ``log pi_old`` is the update's
@@ -27,18 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 
-from maxrl.algorithms import RolloutCorrection, agg_loss, compute_policy_loss, kl_penalty, loss_normalizer
+from maxrl.algorithms import RolloutCorrection, agg_loss, compute_policy_loss, kl_penalty
 from maxrl.algorithms.masked import masked_sum
-from maxrl.data.batch import SAMPLE_VALID, Batch
+from maxrl.data.batch import Batch
 from maxrl.workers.batch_sizes import chunk_sizes
-from maxrl.workers.grad_step import all_reduce_sum, clip_and_step
 from maxrl.workers.log_probs import BatchForwards, ForwardOptions
 from maxrl.workers.micro_batches import MicroBatching
+from maxrl.workers.update_loop import loss_mask, run_update
 
-__all__ = ["PolicyLoss", "loss_mask", "update_policy"]
+__all__ = ["PolicyLoss", "update_policy"]
 
 _CLIP_KEYS = ("clip_ratio", "clip_ratio_low", "clip_ratio_high", "clip_ratio_c")
 OLD_LOG_PROBS = "old_log_probs"
@@ -79,14 +70,6 @@ class PolicyLoss:
                 OmegaConf.select(config, "algorithm.rollout_correction")
             ),
         )
-
-
-def loss_mask(batch: Batch) -> torch.Tensor:
-    """The response mask with padding rows (``sample_valid == 0``) zeroed."""
-    mask = batch["response_mask"]
-    if SAMPLE_VALID in batch:
-        mask = mask * batch[SAMPLE_VALID].to(mask.dtype)[:, None]
-    return mask
 
 
 def _micro_batch_loss(
@@ -171,39 +154,17 @@ def update_policy(
     if spec.rollout_correction.enabled and ROLLOUT_LOG_PROBS not in batch:
         raise ValueError(f"update_policy: algorithm.rollout_correction needs the sampler's "
                          f"{ROLLOUT_LOG_PROBS!r}, which this batch lacks")
-    world_size = dist.get_world_size()
-    totals: dict[str, float] = {}
-    steps = skipped = 0
-    model.train()
-    for _ in range(ppo_epochs):
-        for mini in batch.split(mini_batches):
-            normalizer = all_reduce_sum(loss_normalizer(loss_mask(mini), spec.loss_agg_mode))
-            sums: dict[str, torch.Tensor] = {}
-            forwards = BatchForwards(model, mini, micro_batching, spec.forward, spec.temperature)
-            for rows, micro in forwards:
-                loss, stats = _micro_batch_loss(forwards, rows, micro, normalizer, spec)
-                scaled = loss * world_size  # FSDP averages gradients over ranks; we want their sum
-                (scaler.scale(scaled) if scaler is not None else scaled).backward()
-                for name, value in stats.items():
-                    sums[name] = sums.get(name, 0.0) + value
-            forwards.finish()  # the gradients of a mini-batch-wide prompt pass, once all are collected
-            grad_norm, stepped = clip_and_step(model, optimizer, grad_clip, scaler)
-            steps, skipped = steps + 1, skipped + (not stepped)
-            for name, value in _mini_batch_metrics(sums).items():
-                totals[name] = totals.get(name, 0.0) + value
-            totals["grad_norm"] = totals.get("grad_norm", 0.0) + grad_norm
-    metrics = {name if "/" in name else f"actor/{name}": value / steps for name, value in totals.items()}
+
+    def micro_losses(mini: Batch, normalizer: torch.Tensor):
+        forwards = BatchForwards(model, mini, micro_batching, spec.forward, spec.temperature)
+        for rows, micro in forwards:
+            yield _micro_batch_loss(forwards, rows, micro, normalizer, spec)
+        forwards.finish()  # the gradients of a mini-batch-wide prompt pass, once all are collected
+
+    means, skipped = run_update(
+        model, optimizer, batch, micro_losses, loss_agg_mode=spec.loss_agg_mode, losses=frozenset({"pg_loss", "kl_loss"}),
+        mini_batch_per_device=mini_batch_per_device, ppo_epochs=ppo_epochs, grad_clip=grad_clip, scaler=scaler,
+    )
+    metrics = {name if "/" in name else f"actor/{name}": value for name, value in means.items()}
     metrics["actor/skipped_steps"] = float(skipped)
     return metrics
-
-
-def _mini_batch_metrics(sums: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Whole-mini-batch values from every rank's micro-batch sums: losses add up, statistics are
-    token-weighted means."""
-    names = sorted(sums)
-    reduced = dict(
-        zip(names, all_reduce_sum(torch.stack([torch.as_tensor(sums[n]).float() for n in names])).tolist())
-    )
-    tokens = max(reduced.pop("tokens"), 1.0)
-    losses = {"pg_loss", "kl_loss"}
-    return {name: value if name in losses else value / tokens for name, value in reduced.items()}

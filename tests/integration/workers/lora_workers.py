@@ -6,7 +6,7 @@ from maxrl.controller.methods import data_parallel, on_all_ranks
 from maxrl.data.batch import Batch
 from maxrl.workers import ActorRolloutRefWorker
 from maxrl.workers.log_probs import response_log_probs
-from maxrl.workers.policy_update import loss_mask
+from maxrl.workers.update_loop import loss_mask
 
 
 class GradientProbe(ActorRolloutRefWorker):
