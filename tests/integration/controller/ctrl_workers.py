@@ -27,6 +27,7 @@ class EchoWorker:
             "node_id": ray.get_runtime_context().get_node_id(),
             "threads": torch.get_num_threads(),
             "env_flag": os.environ.get("MAXRL_CTRL_TEST_FLAG"),
+            "pid": os.getpid(),
         }
 
     @on_all_ranks

@@ -8,6 +8,7 @@ import re
 import time
 
 import ctrl_workers
+import psutil
 import pytest
 import torch
 from ray import cloudpickle
@@ -124,13 +125,26 @@ def test_worker_exception_carries_rank_and_traceback(spare_pool):
             group.where()
 
 
-def test_worker_killed_mid_call_gives_a_clear_error_within_the_timeout(spare_pool):
+def test_worker_killed_mid_call_gives_a_clear_error_within_the_timeout_and_leaves_no_process(spare_pool):
     with spare_group(spare_pool, CALL_TIMEOUT_S) as group:
+        pids = [where["pid"] for where in group.where()]
         started = time.monotonic()
         with pytest.raises(WorkerDiedError, match="worker rank 0 died during exit_on_rank") as caught:
             group.exit_on_rank(0)  # rank 1 is left waiting in a barrier
         assert caught.value.rank == 0
         assert time.monotonic() - started < CALL_TIMEOUT_S
+    # The group shut itself down: the survivor stuck in the barrier is gone too, not an orphan.
+    deadline = time.monotonic() + 30
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [pid for pid in pids if running(pid)]
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_hung_call_times_out_and_the_group_is_shut_down(spare_pool, caplog):
