@@ -22,8 +22,8 @@ class ModelConfig:
         "skip columns that are padding in every row of a micro-batch (exact; docs/performance.md)"
     )
     share_prompt_prefix: bool = knob(
-        "each distinct prompt once per micro-batch, its samples attend to its KV (exact; off under gradient "
-        "checkpointing)"
+        "each distinct prompt once per mini-batch (per micro-batch when the prompts take over half the token "
+        "budget), its samples attend to its KV (exact; off under gradient checkpointing)"
     )
     lora_rank: int = knob(
         "LoRA: train rank-r adapters on target_modules only (0 = full fine-tuning; docs/architecture.md)",
