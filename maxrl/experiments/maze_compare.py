@@ -7,8 +7,15 @@ STUDY_DIR holds one run folder per training run, named ``n<rollouts>/<method>_se
 ``warm_start/`` (a validation-only run of the starting model); ``maze/compare_cpu.sh`` writes that layout.
 Each run's last validation (``validation/step_<N>.json``, per-maze success counts) gives the unbiased pass@k
 curve. Writes ``pass_at_k.png`` (one panel per rollout count, one curve per method: mean over seeds, band =
-min..max), ``table.md`` and ``results.json`` (every per-seed curve, the means and spreads, and the paper's
-test-time-scaling efficiency of MaxRL over GRPO from the seed-mean curves and seed by seed).
+min..max), ``table.md`` and ``results.json`` (every per-seed curve, the means and spreads, the paper's
+test-time-scaling efficiency of MaxRL over GRPO from the seed-mean curves and seed by seed, and MaxRL's
+paired differences to GRPO and RLOO).
+
+Paired differences answer "beyond the seed spread?": within a seed every method shares the warm start, the
+data order and the sampling seed, so MaxRL's pass@k minus another method's, seed by seed, removes what the
+seeds share. Reported: the mean difference, its range over seeds, on how many seeds MaxRL is ahead, and the
+exact two-sided sign-flip test's p-value (every one of the 2^seeds sign assignments; with 5 seeds the
+smallest possible p is 1/16).
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ RUN_NAME = re.compile(r"^(?P<method>[a-z0-9_]+)_seed(?P<seed>\d+)$")
 ROLLOUTS_DIR = re.compile(r"^n(?P<n>\d+)$")
 WARM_START = "warm_start"
 METHOD_ORDER = ("maxrl", "grpo", "rloo")
-TABLE_KS = (1, 4, 16, 64)
+TABLE_KS = (1, 4, 16, 64, 256)
+DIFFERENCE_KS = (1, 16, 256)
 
 
 def final_curve(run_dir: Path) -> dict:
@@ -90,6 +98,33 @@ def efficiency_record(ks_a, pass_a, ks_b, pass_b) -> dict:
             "reached": result.reached, "explanation": result.reason}
 
 
+def sign_flip_p_value(differences: Sequence[float]) -> float:
+    """Exact two-sided p-value of a zero mean difference: the share of sign assignments whose mean is at least
+    as far from 0 as the observed one (a permutation test; exact, so only for up to 16 seeds)."""
+    values = np.asarray(differences, dtype=float)
+    if not 0 < len(values) <= 16:
+        raise ValueError(f"sign_flip_p_value: needs 1..16 differences, got {len(values)}")
+    signs = 1 - 2 * ((np.arange(2 ** len(values))[:, None] >> np.arange(len(values))) & 1)
+    means = np.abs((signs * values).mean(1))
+    return float((means >= abs(values.mean()) - 1e-12).mean())
+
+
+def paired_difference(curves_a: Mapping[int, dict], curves_b: Mapping[int, dict], k: int) -> dict | None:
+    """Method a minus method b at one k, over the seeds both ran: mean, range, wins of a, p-value."""
+    seeds = sorted(seed for seed in curves_a if seed in curves_b
+                   and k in curves_a[seed]["ks"] and k in curves_b[seed]["ks"])
+    if not seeds:
+        return None
+
+    def at_k(curve: dict) -> float:
+        return curve["pass_at_k"][curve["ks"].index(k)]
+
+    differences = [at_k(curves_a[seed]) - at_k(curves_b[seed]) for seed in seeds]
+    return {"k": k, "seeds": seeds, "differences": differences, "mean": float(np.mean(differences)),
+            "min": min(differences), "max": max(differences), "wins": sum(d > 0 for d in differences),
+            "p_value": sign_flip_p_value(differences)}
+
+
 def summarise(study_dir: Path) -> dict:
     """Every curve of the study, the per-method seed statistics and MaxRL's efficiency over GRPO."""
     runs = discover_runs(study_dir)
@@ -112,6 +147,11 @@ def summarise(study_dir: Path) -> dict:
                     for seed, curve in per_method["maxrl"]["per_seed"].items() if seed in per_method["grpo"]["per_seed"]
                 },
             }
+        entry["paired_differences"] = {
+            f"maxrl-{other}": [record for k in DIFFERENCE_KS if (record := paired_difference(
+                per_method["maxrl"]["per_seed"], per_method[other]["per_seed"], k)) is not None]
+            for other in ("grpo", "rloo") if "maxrl" in per_method and other in per_method
+        }
         summary["rollouts"][n] = entry
     return summary
 
@@ -152,6 +192,15 @@ def markdown_table(summary: Mapping) -> str:
         per_seed = ", ".join(f"seed {seed}: {_ratio(record)}" for seed, record in eff["per_seed"].items())
         lines.append(f"| {n} | {_ratio(eff['seed_mean'])} (GRPO pass@{eff['seed_mean']['k_max']:g} = "
                      f"{eff['seed_mean']['target']:.3f}) | {per_seed} |")
+    lines += ["", "Paired differences, seed by seed (MaxRL minus the other method at the same seed): mean "
+              "(min–max over seeds), seeds with MaxRL ahead, exact sign-flip p-value:", "",
+              "| rollouts N | comparison | k | difference | MaxRL ahead | p |", "|---|---|---|---|---|---|"]
+    for n, entry in summary["rollouts"].items():
+        for name, records in entry.get("paired_differences", {}).items():
+            for record in records:
+                lines.append(f"| {n} | {name.replace('-', ' − ')} | {record['k']} | {record['mean']:+.3f} "
+                             f"({record['min']:+.3f} to {record['max']:+.3f}) | {record['wins']}/"
+                             f"{len(record['seeds'])} | {record['p_value']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
