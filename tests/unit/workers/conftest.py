@@ -1,6 +1,8 @@
-"""Fixtures for the worker unit tests: left-padded prompts and a config naming the tiny model."""
+"""Fixtures for the worker unit tests: left-padded prompts, a config naming the tiny model, and a
+one-rank process group."""
 
 import pytest
+import torch.distributed as dist
 from omegaconf import OmegaConf
 
 from maxrl.data.batch import Batch
@@ -29,3 +31,16 @@ def stop_heavy_ids(tiny_tokenizer):
     """Many stop ids, so that random-weight samples end at varied lengths within a few tokens."""
     return tuple(range(40, 200)) + (tiny_tokenizer.eos_token_id,)
 
+
+
+@pytest.fixture(scope="module")
+def one_process_world(tmp_path_factory):
+    """A gloo world of one rank, for code that all-reduces (reused if another module left one open)."""
+    if dist.is_initialized():
+        assert dist.get_world_size() == 1, "another test left a multi-rank process group in this process"
+        yield
+        return
+    store = dist.FileStore(str(tmp_path_factory.mktemp("store") / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()

@@ -5,7 +5,6 @@ import dataclasses
 
 import pytest
 import torch
-import torch.distributed as dist
 
 from maxrl.algorithms import LOSS_AGG_MODES
 from maxrl.data.batch import Batch
@@ -18,17 +17,7 @@ from maxrl.workers.policy_update import PolicyLoss, update_policy
 RESPONSE_LENGTH = 6
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_process_world(tmp_path_factory):
-    """A gloo world of one rank (the update all-reduces its normaliser and metrics)."""
-    if dist.is_initialized():  # left by another test module: usable if it is a one-rank world
-        assert dist.get_world_size() == 1, "another test left a multi-rank process group in this process"
-        yield
-        return
-    store = dist.FileStore(str(tmp_path_factory.mktemp("store") / "store"), 1)
-    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
+pytestmark = pytest.mark.usefixtures("one_process_world")  # the update all-reduces its normaliser
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 import torch
-import torch.distributed as dist
 
 from maxrl.algorithms import RolloutCorrection
 from maxrl.data.batch import Batch
@@ -21,17 +20,7 @@ TOKENS = sum(LENGTHS)
 P = "rollout_correction/"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_process_world(tmp_path_factory):
-    """A gloo world of one rank (the update all-reduces its normaliser and metrics)."""
-    if dist.is_initialized():
-        assert dist.get_world_size() == 1, "another test left a multi-rank process group in this process"
-        yield
-        return
-    store = dist.FileStore(str(tmp_path_factory.mktemp("store") / "store"), 1)
-    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
+pytestmark = pytest.mark.usefixtures("one_process_world")  # the update all-reduces its normaliser
 
 
 @pytest.fixture(scope="module")
