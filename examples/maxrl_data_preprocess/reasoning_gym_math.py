@@ -8,28 +8,13 @@ repeated questions removed, so no test question appears in train; the same --see
     python examples/maxrl_data_preprocess/reasoning_gym_math.py --local_dir ~/data/rg_gsm --train_size 2000
 """
 
-import argparse
 import logging
-from pathlib import Path
 
-import reasoning_gym
-
-from maxrl.data.prep import gsm8k_prompt, verl_row, write_parquet
+from maxrl.data.prep import generated_splits_parser, gsm8k_prompt, verl_row, write_generated_splits
+from maxrl.data.reasoning_gym_tasks import Preset, unique_problems
 
 DATA_SOURCE = "reasoning_gym/gsm_symbolic"
 TASK = "gsm_symbolic"
-
-
-def unique_problems(count: int, seed: int) -> list[dict]:
-    """The first ``count`` distinct questions of the task's stream for ``seed``."""
-    size = count
-    while True:
-        distinct = {}
-        for entry in reasoning_gym.create_dataset(TASK, size=size, seed=seed):
-            distinct.setdefault(entry["question"], entry)
-        if len(distinct) >= count:
-            return list(distinct.values())[:count]
-        size = int(size * 1.2) + 10
 
 
 def make_row(entry: dict, index: int, split: str) -> dict:
@@ -40,27 +25,12 @@ def make_row(entry: dict, index: int, split: str) -> dict:
 
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    arguments = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    arguments.add_argument("--local_dir", default="~/data/reasoning_gym_gsm", help="output folder")
-    arguments.add_argument(
-        "--train_size", type=int, default=2000, help="training problems (default: %(default)s)"
-    )
-    arguments.add_argument("--test_size", type=int, default=200, help="test problems (default: %(default)s)")
-    arguments.add_argument("--seed", type=int, default=42, help="generator seed (default: %(default)s)")
+    arguments = generated_splits_parser(__doc__, "reasoning_gym_gsm", train_size=2000, test_size=200)
     args = arguments.parse_args(argv)
     if args.train_size < 1 or args.test_size < 1:
         arguments.error("--train_size and --test_size must be positive")
-    problems = unique_problems(args.train_size + args.test_size, args.seed)
-    splits = {"train": problems[: args.train_size], "test": problems[args.train_size :]}
-    written = []
-    for split, entries in splits.items():
-        rows = [make_row(entry, index, split) for index, entry in enumerate(entries)]
-        path = write_parquet(rows, Path(args.local_dir).expanduser() / f"{split}.parquet")
-        logging.info("wrote %d %s problems to %s", len(rows), split, path)
-        written.append(path)
-    return written
+    problems = unique_problems(Preset(TASK), args.train_size + args.test_size, args.seed)
+    return write_generated_splits(problems, args.train_size, args.local_dir, make_row)
 
 
 if __name__ == "__main__":

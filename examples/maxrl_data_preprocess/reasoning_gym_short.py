@@ -9,11 +9,9 @@ question appears in train; the same --seed gives the same files.
     python examples/maxrl_data_preprocess/reasoning_gym_short.py --preset arith_1d --local_dir ~/data/rg_arith_1d --train_size 160
 """
 
-import argparse
 import logging
-from pathlib import Path
 
-from maxrl.data.prep import verl_row, write_parquet
+from maxrl.data.prep import generated_splits_parser, verl_row, write_generated_splits
 from maxrl.data.reasoning_gym_tasks import PRESETS, short_answer_prompt, unique_problems
 
 
@@ -27,28 +25,14 @@ def make_row(preset_name: str, entry: dict, index: int, split: str) -> dict:
 
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    arguments = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    arguments = generated_splits_parser(__doc__, "reasoning_gym_short", train_size=1000, test_size=64)
     arguments.add_argument("--preset", required=True, choices=list(PRESETS), help="task and setting")
-    arguments.add_argument("--local_dir", default="~/data/reasoning_gym_short", help="output folder")
-    arguments.add_argument(
-        "--train_size", type=int, default=1000, help="training problems (default: %(default)s)"
-    )
-    arguments.add_argument("--test_size", type=int, default=64, help="test problems (default: %(default)s)")
-    arguments.add_argument("--seed", type=int, default=42, help="generator seed (default: %(default)s)")
     args = arguments.parse_args(argv)
     if args.train_size < 1 or args.test_size < 1:
         arguments.error("--train_size and --test_size must be positive")
     problems = unique_problems(PRESETS[args.preset], args.train_size + args.test_size, args.seed)
-    splits = {"train": problems[: args.train_size], "test": problems[args.train_size :]}
-    written = []
-    for split, entries in splits.items():
-        rows = [make_row(args.preset, entry, index, split) for index, entry in enumerate(entries)]
-        path = write_parquet(rows, Path(args.local_dir).expanduser() / f"{split}.parquet")
-        logging.info("wrote %d %s problems to %s", len(rows), split, path)
-        written.append(path)
-    return written
+    return write_generated_splits(problems, args.train_size, args.local_dir,
+                                  lambda entry, index, split: make_row(args.preset, entry, index, split))
 
 
 if __name__ == "__main__":

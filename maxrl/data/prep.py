@@ -171,3 +171,27 @@ def math_row_maker(
         return {**row, "id": index}
 
     return make_row
+
+
+def generated_splits_parser(description: str, name: str, train_size: int, test_size: int) -> argparse.ArgumentParser:
+    """Arguments of a script that generates its problems (reasoning-gym): output folder, split sizes, seed."""
+    arguments = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments.add_argument("--local_dir", default=f"~/data/{name}", help="output folder (default: %(default)s)")
+    arguments.add_argument("--train_size", type=int, default=train_size, help="training problems (default: %(default)s)")
+    arguments.add_argument("--test_size", type=int, default=test_size, help="test problems (default: %(default)s)")
+    arguments.add_argument("--seed", type=int, default=42, help="generator seed (default: %(default)s)")
+    return arguments
+
+
+def write_generated_splits(
+    problems: Sequence[dict], train_size: int, local_dir: str | Path, make_row: Callable[[dict, int, str], dict]
+) -> list[Path]:
+    """The first `train_size` problems as ``train.parquet``, the rest as ``test.parquet``, each row made by
+    ``make_row(problem, index, split)``; returns the two paths."""
+    written = []
+    for split, entries in (("train", problems[:train_size]), ("test", problems[train_size:])):
+        rows = [make_row(entry, index, split) for index, entry in enumerate(entries)]
+        path = write_parquet(rows, Path(local_dir).expanduser() / f"{split}.parquet")
+        logger.info("wrote %d %s problems to %s", len(rows), split, path)
+        written.append(path)
+    return written
