@@ -46,7 +46,7 @@ def check_placement(config: DictConfig) -> None:
             f"trainer.async.max_staleness={staleness} needs the rollout on its own pool: set "
             "actor_rollout_ref.rollout.placement=separate (or max_staleness=0)"
         )
-    if separate and config.actor_rollout_ref.rollout.get("check_weight_sync", False):
+    if separate and config.actor_rollout_ref.rollout.check_weight_sync:
         problems.append(
             "actor_rollout_ref.rollout.check_weight_sync=true compares the rollout with the actor in one process; "
             "with placement=separate they live apart: set check_weight_sync=false"

@@ -51,9 +51,8 @@ class ForwardOptions:
         Transformers' models return no KV cache (the rollout still shares: it keeps no gradients)."""
         model = config.actor_rollout_ref.model
         return cls(
-            remove_padding=bool(model.get("use_remove_padding", True)),
-            share_prompt=bool(model.get("share_prompt_prefix", True))
-            and not model.get("enable_gradient_checkpointing", False),
+            remove_padding=bool(model.use_remove_padding),
+            share_prompt=bool(model.share_prompt_prefix) and not model.enable_gradient_checkpointing,
         )
 
 

@@ -55,20 +55,18 @@ class PolicyLoss:
     @classmethod
     def from_config(cls, config: DictConfig) -> PolicyLoss:
         actor = config.actor_rollout_ref.actor
-        policy_loss = OmegaConf.to_container(actor.get("policy_loss") or {}, resolve=True)
+        policy_loss = OmegaConf.to_container(actor.policy_loss, resolve=True)
         return cls(
-            loss_mode=policy_loss.pop("loss_mode", "vanilla"),
-            loss_agg_mode=actor.get("loss_agg_mode", "token-mean"),
-            clip={**{k: actor[k] for k in _CLIP_KEYS if actor.get(k) is not None}, **policy_loss},
-            entropy_coeff=float(actor.get("entropy_coeff", 0.0)),
-            use_kl_loss=bool(actor.get("use_kl_loss", False)),
-            kl_loss_coef=float(actor.get("kl_loss_coef", 0.0)),
-            kl_loss_type=actor.get("kl_loss_type", "low_var_kl"),
+            loss_mode=policy_loss.pop("loss_mode"),
+            loss_agg_mode=actor.loss_agg_mode,
+            clip={**{k: actor[k] for k in _CLIP_KEYS if actor[k] is not None}, **policy_loss},
+            entropy_coeff=float(actor.entropy_coeff),
+            use_kl_loss=bool(actor.use_kl_loss),
+            kl_loss_coef=float(actor.kl_loss_coef),
+            kl_loss_type=actor.kl_loss_type,
             temperature=float(config.actor_rollout_ref.rollout.temperature),
             forward=ForwardOptions.from_config(config),
-            rollout_correction=RolloutCorrection.from_config(
-                OmegaConf.select(config, "algorithm.rollout_correction")
-            ),
+            rollout_correction=RolloutCorrection.from_config(config.algorithm.rollout_correction),
         )
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from maxrl.config import compose_config
 from maxrl.data.batch import Batch
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.log_probs import BatchForwards, ForwardOptions, micro_batched_log_probs, response_log_probs
@@ -202,8 +203,7 @@ def test_the_plan_counts_the_rows_tokens_of_a_batch(grouped_batch):
 
 
 def test_forward_options_come_from_the_model_keys():
-    config = OmegaConf.create({"actor_rollout_ref": {"model": {"use_remove_padding": False,
-                                                               "share_prompt_prefix": True}}})
+    config = compose_config(["actor_rollout_ref.model.use_remove_padding=false"])
     assert ForwardOptions.from_config(config) == ForwardOptions(remove_padding=False, share_prompt=True)
     config.actor_rollout_ref.model.enable_gradient_checkpointing = True  # no KV cache under checkpointing
     assert ForwardOptions.from_config(config) == ForwardOptions(remove_padding=False, share_prompt=False)
