@@ -25,8 +25,8 @@ def build_optimizer(parameters: Iterable[torch.nn.Parameter], optim: DictConfig)
     return torch.optim.AdamW(
         parameters,
         lr=float(optim.lr),
-        betas=tuple(float(b) for b in optim.get("betas", (0.9, 0.999))),
-        weight_decay=float(optim.get("weight_decay", 0.01)),
+        betas=tuple(float(b) for b in optim.betas),
+        weight_decay=float(optim.weight_decay),
     )
 
 
@@ -40,7 +40,7 @@ def build_grad_scaler(compute_dtype: torch.dtype, device: torch.device):
 
 
 def _total_steps(optim: DictConfig, needed_for: str) -> int:
-    total = optim.get("total_training_steps")
+    total = optim.total_training_steps
     if total is None or int(total) < 1:
         raise ValueError(
             f"{OPTIM}.total_training_steps={total}: {needed_for} needs the run length in training steps "
@@ -51,10 +51,10 @@ def _total_steps(optim: DictConfig, needed_for: str) -> int:
 
 def warmup_steps(optim: DictConfig) -> int:
     """``lr_warmup_steps`` when positive, else ``lr_warmup_steps_ratio`` of the total training steps."""
-    steps = int(optim.get("lr_warmup_steps", -1) or -1)
+    steps = int(optim.lr_warmup_steps)
     if steps > 0:
         return steps
-    ratio = float(optim.get("lr_warmup_steps_ratio", 0.0) or 0.0)
+    ratio = float(optim.lr_warmup_steps_ratio)
     return int(ratio * _total_steps(optim, f"{OPTIM}.lr_warmup_steps_ratio={ratio}")) if ratio > 0 else 0
 
 
@@ -65,7 +65,8 @@ def build_lr_scheduler(
 
     The style is ``optim.lr_scheduler_type`` (newer verl name) or ``optim.warmup_style`` (older name).
     """
-    style = optim.get("lr_scheduler_type") or optim.get("warmup_style") or "constant"
+    # lr_scheduler_type is added with + only (verl's newer name), so it may be absent; warmup_style is in the YAML.
+    style = optim.get("lr_scheduler_type") or optim.warmup_style
     warmup = warmup_steps(optim)
     if style == "constant":
         return get_constant_schedule_with_warmup(optimizer, num_warmup_steps=warmup)
@@ -74,6 +75,6 @@ def build_lr_scheduler(
             optimizer,
             num_warmup_steps=warmup,
             num_training_steps=_total_steps(optim, "the cosine schedule"),
-            min_lr_rate=float(optim.get("min_lr_ratio", 0.0) or 0.0),
+            min_lr_rate=float(optim.min_lr_ratio),
         )
     raise ValueError(f"{OPTIM}.warmup_style={style!r}: choose constant or cosine")

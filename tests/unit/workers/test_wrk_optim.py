@@ -4,15 +4,22 @@ import math
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
+from maxrl.config import compose_config
 from maxrl.workers.optim import build_lr_scheduler, build_optimizer, warmup_steps
+
+OPTIM = "actor_rollout_ref.actor.optim"
+ADDED = {"lr_scheduler_type"}  # not in the YAML: added with +, as a user would
 
 
 def optim_config(**overrides):
-    base = {"lr": 1.0, "betas": [0.8, 0.95], "weight_decay": 0.1, "lr_warmup_steps": -1,
-            "lr_warmup_steps_ratio": 0.0, "warmup_style": "constant", "min_lr_ratio": 0.0, "total_training_steps": 10}
-    return OmegaConf.create({**base, **overrides})
+    """The composed config's actor optimizer with `overrides` (the rest are the YAML defaults)."""
+    base = {"lr": 1.0, "betas": "[0.8,0.95]", "weight_decay": 0.1, "total_training_steps": 10}
+    values = {**base, **overrides}
+    return compose_config([
+        f"{'+' if key in ADDED else ''}{OPTIM}.{key}={'null' if value is None else value}"
+        for key, value in values.items()
+    ]).actor_rollout_ref.actor.optim
 
 
 def lrs(optim, steps):
