@@ -29,13 +29,18 @@ count is ``null``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from maxrl.config.batch_sizes import mini_batch_problem
 from maxrl.workers.micro_batches import MicroBatching
 
-__all__ = ["BatchSizeError", "BatchSizes", "chunk_sizes", "resolve_batch_sizes", "update_order"]
+__all__ = [
+    "BatchSizeError", "BatchSizes", "chunk_sizes", "micro_batching", "positive_int", "resolve_batch_sizes",
+    "update_order",
+]
 
 ACTOR = "actor_rollout_ref.actor"
 ROLLOUT = "actor_rollout_ref.rollout"
@@ -77,12 +82,19 @@ class BatchSizes:
         return self.mini_batch_samples // self.world_size
 
 
-def _divisors(value: int) -> list[int]:
-    return [d for d in range(1, value + 1) if value % d == 0]
+def _value(config: DictConfig, key: str) -> Any:
+    """The value at the dotted `key`; every key read here is in the YAML defaults, so an absent one raises."""
+    for part in key.split("."):
+        config = config[part]
+    return config
 
 
-def _positive_int(config: DictConfig, key: str, *, optional: bool = False) -> int | None:
-    value = OmegaConf.select(config, key, default=None)
+def positive_int(config: DictConfig, key: str, *, optional: bool = False) -> int | None:
+    """The value at the dotted `key`, which must be a positive integer (or null when `optional`)."""
+    return _checked_positive_int(key, _value(config, key), optional)
+
+
+def _checked_positive_int(key: str, value: Any, optional: bool) -> int | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -92,7 +104,7 @@ def _positive_int(config: DictConfig, key: str, *, optional: bool = False) -> in
 
 
 def _reject_unsupported(config: DictConfig) -> None:
-    legacy = OmegaConf.select(config, f"{ACTOR}.ppo_micro_batch_size", default=None)
+    legacy = config.actor_rollout_ref.actor.ppo_micro_batch_size
     if legacy is not None:
         raise BatchSizeError(
             f"{ACTOR}.ppo_micro_batch_size={legacy} is the deprecated global micro-batch; set it to null and "
@@ -100,13 +112,13 @@ def _reject_unsupported(config: DictConfig) -> None:
         )
 
 
-def _micro_batching(config: DictConfig, samples_key: str, dynamic_key: str, tokens_key: str) -> MicroBatching:
+def micro_batching(config: DictConfig, samples_key: str, dynamic_key: str, tokens_key: str) -> MicroBatching:
     """The sample count of `samples_key`; the token budget of `tokens_key` when `dynamic_key` is true or no
     sample count is set (verl refuses that case; all rows at once would make memory grow with the batch)."""
-    max_samples = _positive_int(config, samples_key, optional=True)
-    if max_samples is not None and not OmegaConf.select(config, dynamic_key, default=False):
+    max_samples = positive_int(config, samples_key, optional=True)
+    if max_samples is not None and not _value(config, dynamic_key):
         return MicroBatching(max_samples=max_samples)
-    return MicroBatching(max_tokens=_positive_int(config, tokens_key))
+    return MicroBatching(max_tokens=positive_int(config, tokens_key))
 
 
 def resolve_batch_sizes(config: DictConfig, world_size: int) -> BatchSizes:
@@ -119,43 +131,35 @@ def resolve_batch_sizes(config: DictConfig, world_size: int) -> BatchSizes:
             f"world size must be >= 1 (trainer.nnodes * trainer.n_gpus_per_node), got {world_size}"
         )
     _reject_unsupported(config)
-    train_prompts = _positive_int(config, "data.train_batch_size")
-    n = _positive_int(config, f"{ROLLOUT}.n")
-    mini_prompts = _positive_int(config, f"{ACTOR}.ppo_mini_batch_size")
-    _positive_int(config, f"{ACTOR}.ppo_epochs")
-
-    working = [m for m in _divisors(train_prompts) if (m * n) % world_size == 0]
-    if train_prompts % mini_prompts or (mini_prompts * n) % world_size:
-        problem = (
-            f"does not divide data.train_batch_size={train_prompts}"
-            if train_prompts % mini_prompts
-            else f"times {ROLLOUT}.n={n} gives {mini_prompts * n} samples, not divisible by {world_size} ranks"
-        )
-        fix = (
-            f"values that work: {working}"
-            if working
-            else f"no value works with {world_size} ranks; change data.train_batch_size or the number of ranks"
-        )
-        raise BatchSizeError(f"{ACTOR}.ppo_mini_batch_size={mini_prompts} {problem}; {fix}")
+    train_prompts = positive_int(config, "data.train_batch_size")
+    n = positive_int(config, f"{ROLLOUT}.n")
+    mini_prompts = positive_int(config, f"{ACTOR}.ppo_mini_batch_size")
+    positive_int(config, f"{ACTOR}.ppo_epochs")
+    problem = mini_batch_problem(f"{ACTOR}.ppo_mini_batch_size", mini_prompts, train_prompts, n, world_size)
+    if problem:
+        raise BatchSizeError(problem)
 
     return BatchSizes(
         train_prompts=train_prompts,
         n=n,
         mini_batch_prompts=mini_prompts,
         world_size=world_size,
-        update_micro_batching=_micro_batching(
+        update_micro_batching=micro_batching(
             config, f"{ACTOR}.ppo_micro_batch_size_per_gpu", f"{ACTOR}.use_dynamic_bsz",
             f"{ACTOR}.ppo_max_token_len_per_gpu",
         ),
-        log_prob_micro_batching=_micro_batching(
+        log_prob_micro_batching=micro_batching(
             config, f"{ROLLOUT}.log_prob_micro_batch_size_per_gpu", f"{ROLLOUT}.log_prob_use_dynamic_bsz",
             f"{ROLLOUT}.log_prob_max_token_len_per_gpu",
         ),
-        ref_log_prob_micro_batching=_micro_batching(
+        ref_log_prob_micro_batching=micro_batching(
             config, f"{REF}.log_prob_micro_batch_size_per_gpu", f"{REF}.log_prob_use_dynamic_bsz",
             f"{REF}.log_prob_max_token_len_per_gpu",
         ),
-        rollout_micro_batch=_positive_int(config, f"{ROLLOUT}.micro_batch_size", optional=True),
+        # added with + only (not in the YAML): absent means the whole batch in one generation call
+        rollout_micro_batch=_checked_positive_int(
+            f"{ROLLOUT}.micro_batch_size", config.actor_rollout_ref.rollout.get("micro_batch_size"), optional=True
+        ),
     )
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from maxrl.workers.batch_sizes import BatchSizeError, _micro_batching
+from maxrl.config.batch_sizes import ROLLOUT_N, mini_batch_problem
+from maxrl.workers.batch_sizes import BatchSizeError, micro_batching, positive_int
 from maxrl.workers.micro_batches import MicroBatching
 
 __all__ = ["CriticBatchSizes", "resolve_critic_batch_sizes"]
@@ -33,31 +34,27 @@ def resolve_critic_batch_sizes(config: DictConfig, world_size: int) -> CriticBat
     """Check the ``critic.*`` batch keys against the run and `world_size` ranks; raise `BatchSizeError`
     naming the key and values that work."""
     for legacy in ("ppo_micro_batch_size", "forward_micro_batch_size"):
-        value = OmegaConf.select(config, f"{CRITIC}.{legacy}", default=None)
+        value = config.critic[legacy]
         if value is not None:
             raise BatchSizeError(f"{CRITIC}.{legacy}={value} is the deprecated global micro-batch; set it to null "
                                  f"and use {CRITIC}.{legacy}_per_gpu (samples per device)")
-    n = int(config.actor_rollout_ref.rollout.n)
-    rollout_n = OmegaConf.select(config, f"{CRITIC}.rollout_n", default=n)
+    n = positive_int(config, ROLLOUT_N)
+    rollout_n = config.critic.rollout_n
     if rollout_n != n:
-        raise BatchSizeError(f"{CRITIC}.rollout_n={rollout_n} must equal actor_rollout_ref.rollout.n={n}")
-    train_prompts = int(config.data.train_batch_size)
-    mini_prompts = OmegaConf.select(config, f"{CRITIC}.ppo_mini_batch_size")
-    working = [m for m in range(1, train_prompts + 1) if train_prompts % m == 0 and (m * n) % world_size == 0]
-    if (isinstance(mini_prompts, bool) or not isinstance(mini_prompts, int) or mini_prompts < 1
-            or train_prompts % mini_prompts or (mini_prompts * n) % world_size):
-        raise BatchSizeError(
-            f"{CRITIC}.ppo_mini_batch_size={mini_prompts} must divide data.train_batch_size={train_prompts} and, "
-            f"times actor_rollout_ref.rollout.n={n}, split evenly over {world_size} ranks; values that work: {working}"
-        )
+        raise BatchSizeError(f"{CRITIC}.rollout_n={rollout_n} must equal {ROLLOUT_N}={n}")
+    train_prompts = positive_int(config, "data.train_batch_size")
+    mini_prompts = positive_int(config, f"{CRITIC}.ppo_mini_batch_size")
+    problem = mini_batch_problem(f"{CRITIC}.ppo_mini_batch_size", mini_prompts, train_prompts, n, world_size)
+    if problem:
+        raise BatchSizeError(problem)
     return CriticBatchSizes(
         mini_batch_samples=mini_prompts * n,
         mini_batch_per_device=mini_prompts * n // world_size,
-        update_micro_batching=_micro_batching(
+        update_micro_batching=micro_batching(
             config, f"{CRITIC}.ppo_micro_batch_size_per_gpu", f"{CRITIC}.use_dynamic_bsz",
             f"{CRITIC}.ppo_max_token_len_per_gpu",
         ),
-        forward_micro_batching=_micro_batching(
+        forward_micro_batching=micro_batching(
             config, f"{CRITIC}.forward_micro_batch_size_per_gpu", f"{CRITIC}.use_dynamic_bsz",
             f"{CRITIC}.forward_max_token_len_per_gpu",
         ),

@@ -4,30 +4,27 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from maxrl.config import compose_config
 from maxrl.workers.batch_sizes import BatchSizeError, chunk_sizes, resolve_batch_sizes, update_order
+from maxrl.workers.critic_sizes import resolve_critic_batch_sizes
 from maxrl.workers.micro_batches import MicroBatching
+
+BASE = (
+    "data.train_batch_size=8",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=4",
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=3",
+    "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=1024",
+    "actor_rollout_ref.rollout.n=4",
+    "actor_rollout_ref.rollout.log_prob_max_token_len_per_gpu=2048",
+    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=5",
+    "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu=4096",
+)
 
 
 def make_config(**overrides):
-    config = OmegaConf.create(
-        {
-            "data": {"train_batch_size": 8},
-            "actor_rollout_ref": {
-                "actor": {
-                    "ppo_mini_batch_size": 4,
-                    "ppo_micro_batch_size": None,
-                    "ppo_micro_batch_size_per_gpu": 3,
-                    "ppo_epochs": 1,
-                    "use_dynamic_bsz": False,
-                    "ppo_max_token_len_per_gpu": 1024,
-                },
-                "rollout": {"n": 4, "log_prob_micro_batch_size_per_gpu": None, "log_prob_use_dynamic_bsz": False,
-                            "log_prob_max_token_len_per_gpu": 2048},
-                "ref": {"log_prob_micro_batch_size_per_gpu": 5, "log_prob_use_dynamic_bsz": False,
-                        "log_prob_max_token_len_per_gpu": 4096},
-            },
-        }
-    )
+    """The composed config (the YAML defaults for every other key) with `overrides` set as given, bad types
+    included (they bypass Hydra's parsing)."""
+    config = compose_config(BASE)
     for key, value in overrides.items():
         OmegaConf.update(config, key, value)
     return config
@@ -133,3 +130,18 @@ def test_chunk_sizes():
     assert chunk_sizes(6, 3) == [3, 3]
     assert chunk_sizes(5, None) == [5]
     assert chunk_sizes(2, 8) == [2]
+
+
+def test_critic_sizes_follow_the_actor_units_and_share_its_checks():
+    sizes = resolve_critic_batch_sizes(make_config(**{"critic.ppo_mini_batch_size": 2,
+                                                      "critic.ppo_micro_batch_size_per_gpu": 2}), world_size=2)
+    assert (sizes.mini_batch_samples, sizes.mini_batch_per_device) == (8, 4)
+    assert sizes.update_micro_batching == sizes.forward_micro_batching == MicroBatching(max_samples=2)
+    with pytest.raises(BatchSizeError) as error:
+        resolve_critic_batch_sizes(make_config(**{"critic.ppo_mini_batch_size": 3}), world_size=2)
+    assert str(error.value) == ("critic.ppo_mini_batch_size=3 does not divide data.train_batch_size=8; "
+                                "values that work: [1, 2, 4, 8]")
+    with pytest.raises(BatchSizeError, match="critic.rollout_n=2 must equal actor_rollout_ref.rollout.n=4"):
+        resolve_critic_batch_sizes(make_config(**{"critic.rollout_n": 2}), world_size=1)
+    with pytest.raises(BatchSizeError, match="forward_micro_batch_size_per_gpu"):
+        resolve_critic_batch_sizes(make_config(**{"critic.forward_micro_batch_size": 8}), world_size=1)
