@@ -59,10 +59,9 @@ class AdaptiveKLController:
 
 def build_kl_controller(cfg) -> FixedKLController | AdaptiveKLController:
     """From the `algorithm.kl_ctrl` section: type (fixed|adaptive), kl_coef, target_kl, horizon."""
-    kind = cfg.get("type", "fixed")
+    kind = cfg.type
     if kind == "fixed":
-        return FixedKLController(cfg.get("kl_coef", 0.001))
+        return FixedKLController(cfg.kl_coef)
     if kind == "adaptive":
-        return AdaptiveKLController(cfg.get("kl_coef", 0.001), cfg.get("target_kl", 0.1),
-                                    cfg.get("horizon", 10000))
+        return AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.horizon)
     raise ValueError(f"algorithm.kl_ctrl.type must be 'fixed' or 'adaptive', got {kind!r}")

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from maxrl.algorithms import AdaptiveKLController, FixedKLController, build_kl_controller, kl_penalty
+from maxrl.config import compose_config
 
 LOG_PROB = torch.tensor([0.0, -1.0, -30.0, 0.0])
 REF = torch.tensor([-1.0, 0.0, 0.0, -30.0])  # Δ = log π - log π_ref = [1, -1, -30, 30]
@@ -48,12 +49,19 @@ def test_adaptive_controller_golden():
     assert ctrl.value == pytest.approx(0.104 * 0.95)
 
 
+def kl_ctrl(*overrides):
+    """The composed ``algorithm.kl_ctrl`` section (YAML defaults) with ``key=value`` `overrides`."""
+    return compose_config([f"algorithm.kl_ctrl.{override}" for override in overrides]).algorithm.kl_ctrl
+
+
 def test_build_kl_controller():
-    fixed = build_kl_controller({"type": "fixed", "kl_coef": 0.2})
+    default = build_kl_controller(kl_ctrl())
+    assert isinstance(default, FixedKLController) and default.value == 0.001
+    fixed = build_kl_controller(kl_ctrl("kl_coef=0.2"))
     assert isinstance(fixed, FixedKLController) and fixed.value == 0.2
-    adaptive = build_kl_controller({"type": "adaptive", "kl_coef": 0.3, "target_kl": 1.0, "horizon": 100})
+    adaptive = build_kl_controller(kl_ctrl("type=adaptive", "kl_coef=0.3", "target_kl=1.0", "horizon=100"))
     assert isinstance(adaptive, AdaptiveKLController) and (adaptive.value, adaptive.target) == (0.3, 1.0)
     with pytest.raises(ValueError, match=r"algorithm\.kl_ctrl\.type"):
-        build_kl_controller({"type": "pid"})
+        build_kl_controller(kl_ctrl("type=pid"))
     with pytest.raises(ValueError, match="horizon"):
-        build_kl_controller({"type": "adaptive", "horizon": 0})
+        build_kl_controller(kl_ctrl("type=adaptive", "horizon=0"))
