@@ -53,14 +53,14 @@ def init_ray(ray_init: DictConfig) -> bool:
 
     if ray.is_initialized():
         return False
-    address = ray_init.get("address") or os.environ.get("RAY_ADDRESS")
+    address = ray_init.address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=True)
     else:
-        temp_dir = ray_init.get("ray_dir")
+        temp_dir = ray_init.ray_dir
         ray.init(
             address="local",
-            num_cpus=ray_init.get("num_cpus"),
+            num_cpus=ray_init.num_cpus,
             include_dashboard=False,
             _system_config=LOCAL_RAY_SYSTEM_CONFIG,
             _temp_dir=str(Path(temp_dir).resolve()) if temp_dir else None,
@@ -188,7 +188,7 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
         groups.append(WorkerGroup(
             worker_cls, pools[-1], worker_config(config, total_steps),
             timeout_s=float(config.trainer.worker_timeout_s), timeout_key="trainer.worker_timeout_s",
-            torch_threads=config.trainer.get("cpu_threads_per_worker"),
+            torch_threads=config.trainer.cpu_threads_per_worker,
             workers_sharing_node=workers_sharing_node(config) if device == "cpu" else None,
         ))
         return groups[-1]

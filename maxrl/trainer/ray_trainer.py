@@ -104,7 +104,7 @@ class RayPPOTrainer:
         self.batch_sizes = resolve_batch_sizes(config, worker_group.world_size)
         self.total_steps = total_training_steps(config, len(train_dataset)) if train_dataset is not None else 0
         self.checkpoints = CheckpointManager(
-            self.run_dir, config.trainer.max_actor_ckpt_to_keep, config.trainer.get("max_critic_ckpt_to_keep")
+            self.run_dir, config.trainer.max_actor_ckpt_to_keep, config.trainer.max_critic_ckpt_to_keep
         )
         needs = get_advantage_spec(config.algorithm.adv_estimator).extra_inputs
         self.critic = critic_group if CRITIC_VALUES in needs else None  # the group that holds the critic
@@ -204,7 +204,7 @@ class RayPPOTrainer:
             if self.config.trainer.save_freq > 0 and (is_last or self._due(self.config.trainer.save_freq)):
                 with timed("save_checkpoint", timings):  # before validating: a crash there loses no training
                     self._save()
-            last_validation = is_last and self.config.trainer.get("val_on_last_step", True)
+            last_validation = is_last and self.config.trainer.val_on_last_step
             if self.val_dataset is not None and (last_validation or self._due(self.config.trainer.test_freq)):
                 with timed("testing", timings):
                     metrics |= self._validate()
@@ -392,7 +392,7 @@ class RayPPOTrainer:
         if self.kl_ctrl is not None and state["kl_coef"] is not None:
             self.kl_ctrl.value = float(state["kl_coef"])
         self._wandb_run_id = state["wandb_run_id"]
-        in_flight = state.get("in_flight", [])
+        in_flight = state.get("in_flight", [])  # checkpoints written before the async pipeline have none
         if self.pipeline is not None:
             self.pipeline.load_state(in_flight)
         elif in_flight and not self.config.trainer.val_only:  # their prompts are behind the saved loader position: they would be skipped
