@@ -23,7 +23,7 @@ from contextlib import nullcontext
 
 import torch
 import torch.distributed as dist
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from maxrl.controller.methods import data_parallel, on_all_ranks
 from maxrl.data.batch import Batch
@@ -56,7 +56,7 @@ class ActorRolloutRefWorker:
         self.compute_dtype = parse_dtype(aref.actor.dtype, "actor_rollout_ref.actor.dtype")
         self.tokenizer = load_tokenizer(aref.model)
         self.export_dtype = saved_dtype(aref.model)
-        self.base_seed = int(OmegaConf.select(config, "trainer.seed", default=0) or 0)
+        self.base_seed = int(config.trainer.seed)
 
         self.lora = LoraSettings.from_config(aref.model)
         self.adapted = None  # peft's wrapper of the actor, with LoRA
@@ -67,14 +67,12 @@ class ActorRolloutRefWorker:
         self.grad_scaler = build_grad_scaler(self.compute_dtype, self.device)
         self.policy_loss = PolicyLoss.from_config(config)
         self.forward_options = ForwardOptions.from_config(config)
-        kl_on = bool(aref.actor.get("use_kl_loss")) or bool(
-            OmegaConf.select(config, "algorithm.use_kl_in_reward")
-        )
+        kl_on = bool(aref.actor.use_kl_loss) or bool(config.algorithm.use_kl_in_reward)
         self.kl_on = kl_on
         self.ref = self._build_policy(trainable=False) if kl_on and self.lora is None else None
 
         # With ``rollout.placement=separate`` a `RolloutWorker` group samples and this worker holds no engine.
-        colocated = aref.rollout.get("placement", "colocated") == "colocated"
+        colocated = aref.rollout.placement == "colocated"
         self.sampler = Sampler(config, self.tokenizer, self.device, self.rank, self.base_seed) if colocated else None
         self.rollout = self.sampler.engine if colocated else None
         self._weights_version = 0  # bumped whenever the actor's weights change
@@ -87,16 +85,15 @@ class ActorRolloutRefWorker:
         model.config.use_cache = False
         if trainable and self.lora is not None:
             self.adapted = add_adapters(model, self.lora, seed=self.base_seed)
-        if trainable and aref.model.get("enable_gradient_checkpointing"):
+        if trainable and aref.model.enable_gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        section = "actor_rollout_ref.actor" if trainable else "actor_rollout_ref.ref"
-        offload = offload_policy(OmegaConf.select(self.config, f"{section}.fsdp_config"), self.device, section)
-        fsdp_config = aref.actor.get("fsdp_config") or {}
+        role = "actor" if trainable else "ref"
+        offload = offload_policy(aref[role].fsdp_config, self.device, f"actor_rollout_ref.{role}")
         return shard_model(
             model,
             self.mesh,
             self.compute_dtype,
-            reshard_after_forward=bool(fsdp_config.get("reshard_after_forward", True)),
+            reshard_after_forward=bool(aref.actor.fsdp_config.reshard_after_forward),  # the reference's too
             trainable=trainable,
             offload=offload,
         )
@@ -137,7 +134,7 @@ class ActorRolloutRefWorker:
             self.rollout.sync_weights(self._rollout_parameters())
             self._rollout_version = self._weights_version
         meta = dict(prompts.meta)
-        if self.config.actor_rollout_ref.rollout.get("check_weight_sync", False):
+        if self.config.actor_rollout_ref.rollout.check_weight_sync:
             meta |= self._check_weight_sync(prompts)
         samples = self.sampler.sample(prompts, validate, step, greedy, meta)
         self.rollout.sleep()
@@ -164,7 +161,7 @@ class ActorRolloutRefWorker:
             )[0]
 
         rollout = self.config.actor_rollout_ref.rollout
-        tolerance = rollout.get("weight_sync_tolerance")
+        tolerance = rollout.weight_sync_tolerance
         if tolerance is None:
             tolerance = default_tolerance(self.compute_dtype == torch.float32 and str(rollout.dtype) == "fp32")
         return check_weight_sync(self.rollout, prompts, actor_log_probs, tolerance)
@@ -215,8 +212,8 @@ class ActorRolloutRefWorker:
             self.policy_loss,
             mini_batch_per_device=self.batch_sizes.mini_batch_per_device,
             micro_batching=self.batch_sizes.update_micro_batching,
-            ppo_epochs=int(actor.get("ppo_epochs", 1)),
-            grad_clip=actor.get("grad_clip"),
+            ppo_epochs=int(actor.ppo_epochs),
+            grad_clip=actor.grad_clip,
             scaler=self.grad_scaler,
         )
         metrics["actor/lr"] = self.lr_scheduler.get_last_lr()[0]
@@ -227,8 +224,7 @@ class ActorRolloutRefWorker:
     # ------------------------------------------------------------------ checkpoints
     def _checkpoint_contents(self, key: str) -> set[str]:
         """``actor.checkpoint.<key>``: any of model, optimizer, extra (schedule, scaler, RNG), hf_model."""
-        contents = OmegaConf.select(self.config, f"actor_rollout_ref.actor.checkpoint.{key}", default=None)
-        return set(contents) if contents is not None else {"model", "optimizer", "extra"}
+        return set(self.config.actor_rollout_ref.actor.checkpoint[key])
 
     @on_all_ranks
     def save_checkpoint(self, path: str) -> None:

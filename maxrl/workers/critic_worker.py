@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from maxrl.controller.methods import data_parallel, on_all_ranks
 from maxrl.data.batch import Batch
@@ -39,14 +39,14 @@ class Critic:
         self.sizes = resolve_critic_batch_sizes(config, dist.get_world_size())
         compute_dtype = parse_dtype(critic.dtype, "critic.dtype")
         model = load_value_model(critic.model)
-        if critic.model.get("enable_gradient_checkpointing"):
+        if critic.model.enable_gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        fsdp_config = critic.model.get("fsdp_config") or {}
+        fsdp_config = critic.model.fsdp_config
         self.model = shard_model(
             model,
             build_device_mesh(self.device),
             compute_dtype,
-            reshard_after_forward=bool(fsdp_config.get("reshard_after_forward", True)),
+            reshard_after_forward=bool(fsdp_config.reshard_after_forward),
             offload=offload_policy(fsdp_config, self.device, "critic.model"),
         )
         self.optimizer = build_optimizer(self.model.parameters(), critic.optim)
@@ -74,7 +74,7 @@ class Critic:
             mini_batch_per_device=self.sizes.mini_batch_per_device,
             micro_batching=self.sizes.update_micro_batching,
             ppo_epochs=int(self.config.ppo_epochs),
-            grad_clip=self.config.get("grad_clip"),
+            grad_clip=self.config.grad_clip,
             scaler=self.grad_scaler,
         )
         metrics["critic/lr"] = self.lr_scheduler.get_last_lr()[0]
@@ -82,8 +82,7 @@ class Critic:
         return metrics
 
     def _contents(self, key: str) -> set[str]:
-        contents = OmegaConf.select(self.config, f"checkpoint.{key}", default=None)
-        return set(contents) if contents is not None else {"model", "optimizer", "extra"}
+        return set(self.config.checkpoint[key])
 
     def save(self, path: str) -> None:
         optimizer = self.optimizer if "optimizer" in self._contents("save_contents") else None

@@ -43,7 +43,8 @@ def offload_policy(fsdp_config, device: torch.device, section: str) -> OffloadPo
     """FSDP2's CPU offload policy when `section`'s ``fsdp_config`` asks for ``param_offload`` or
     ``optimizer_offload`` on a GPU; on a CPU device the request is a no-op, said in a warning."""
     fsdp_config = fsdp_config or {}
-    asked = [key for key in ("param_offload", "optimizer_offload") if fsdp_config.get(key, False)]
+    # Not every section has both keys: the reference's fsdp_config has no optimizer_offload (no optimizer).
+    asked = [key for key in ("param_offload", "optimizer_offload") if fsdp_config.get(key)]
     if not asked:
         return OffloadPolicy()
     keys = ", ".join(f"{section}.fsdp_config.{key}" for key in asked)

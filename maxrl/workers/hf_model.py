@@ -30,15 +30,14 @@ def parse_dtype(name: str, key: str) -> torch.dtype:
 
 def load_causal_lm(model_cfg: DictConfig, dtype: torch.dtype) -> PreTrainedModel:
     """The model at ``model_cfg.path`` with ``override_config`` merged into its config, weights in `dtype`."""
-    if model_cfg.get("external_lib"):
+    if model_cfg.external_lib:
         importlib.import_module(model_cfg.external_lib)
-    if not model_cfg.get("path"):
+    if not model_cfg.path:
         raise ValueError(
             "actor_rollout_ref.model.path is not set: give the folder of a Hugging Face causal LM"
         )
-    trust_remote_code = bool(model_cfg.get("trust_remote_code", False))
-    overrides = model_cfg.get("override_config")
-    overrides = OmegaConf.to_container(overrides, resolve=True) if overrides else {}
+    trust_remote_code = bool(model_cfg.trust_remote_code)
+    overrides = OmegaConf.to_container(model_cfg.override_config, resolve=True)
     config = AutoConfig.from_pretrained(model_cfg.path, trust_remote_code=trust_remote_code, **overrides)
     return AutoModelForCausalLM.from_pretrained(
         model_cfg.path, config=config, dtype=dtype, trust_remote_code=trust_remote_code
@@ -48,7 +47,7 @@ def load_causal_lm(model_cfg: DictConfig, dtype: torch.dtype) -> PreTrainedModel
 def saved_dtype(model_cfg: DictConfig) -> torch.dtype:
     """The dtype the model's weights were saved in (``config.json``), float32 when it names none."""
     config = AutoConfig.from_pretrained(
-        model_cfg.path, trust_remote_code=bool(model_cfg.get("trust_remote_code", False))
+        model_cfg.path, trust_remote_code=bool(model_cfg.trust_remote_code)
     )
     dtype = getattr(config, "dtype", None)
     if isinstance(dtype, str):
@@ -59,8 +58,8 @@ def saved_dtype(model_cfg: DictConfig) -> torch.dtype:
 def load_tokenizer(model_cfg: DictConfig):
     """The tokenizer at ``model_cfg.tokenizer_path`` (default: the model folder)."""
     return AutoTokenizer.from_pretrained(
-        model_cfg.get("tokenizer_path") or model_cfg.path,
-        trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        model_cfg.tokenizer_path or model_cfg.path,
+        trust_remote_code=bool(model_cfg.trust_remote_code),
     )
 
 

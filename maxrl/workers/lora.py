@@ -51,13 +51,13 @@ class LoraSettings:
     @classmethod
     def from_config(cls, model_cfg: DictConfig) -> LoraSettings | None:
         """The settings, or None when ``lora_rank`` is 0 (full fine-tuning)."""
-        rank = int(model_cfg.get("lora_rank", 0) or 0)
+        rank = int(model_cfg.lora_rank)
         if rank <= 0:
             return None
-        targets = model_cfg.get("target_modules", "all-linear")
+        targets = model_cfg.target_modules
         if not isinstance(targets, str):
             targets = tuple(OmegaConf.to_container(targets) if OmegaConf.is_config(targets) else targets)
-        return cls(rank, float(model_cfg.get("lora_alpha", 16)), targets, float(model_cfg.get("lora_dropout", 0.0)))
+        return cls(rank, float(model_cfg.lora_alpha), targets, float(model_cfg.lora_dropout))
 
     @property
     def scale(self) -> float:

@@ -12,7 +12,7 @@ import time
 
 import torch
 import torch.distributed as dist
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from maxrl.controller.methods import data_parallel, on_all_ranks
 from maxrl.data.batch import Batch
@@ -33,7 +33,7 @@ class RolloutWorker:
         self.rank = dist.get_rank()
         self.device = worker_device()
         tokenizer = load_tokenizer(config.actor_rollout_ref.model)
-        base_seed = int(OmegaConf.select(config, "trainer.seed", default=0) or 0)
+        base_seed = int(config.trainer.seed)
         self.sampler = Sampler(config, tokenizer, self.device, self.rank, base_seed)
         self.sampler.engine.wake()
         self.version: int | None = None  # no weights from the trainer yet

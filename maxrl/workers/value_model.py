@@ -21,11 +21,10 @@ __all__ = ["load_value_model", "response_values"]
 
 def load_value_model(model_cfg: DictConfig) -> PreTrainedModel:
     """The value model in float32, its body loaded from ``model_cfg.path`` (``critic.model``)."""
-    if model_cfg.get("external_lib"):
+    if model_cfg.external_lib:
         importlib.import_module(model_cfg.external_lib)
-    trust_remote_code = bool(model_cfg.get("trust_remote_code", False))
-    overrides = model_cfg.get("override_config")
-    overrides = OmegaConf.to_container(overrides, resolve=True) if overrides else {}
+    trust_remote_code = bool(model_cfg.trust_remote_code)
+    overrides = OmegaConf.to_container(model_cfg.override_config, resolve=True)
     config = AutoConfig.from_pretrained(model_cfg.path, trust_remote_code=trust_remote_code, **overrides)
     config.num_labels = 1
     config.classifier_dropout = 0.0

@@ -3,9 +3,9 @@ passes when the backend holds the actor's weights and fails loudly when a sync w
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from transformers import AutoModelForCausalLM
 
+from maxrl.config import compose_config
 from maxrl.data.batch import Batch
 from maxrl.workers.log_probs import response_log_probs
 from maxrl.workers.rollout import build_rollout
@@ -19,8 +19,7 @@ from maxrl.workers.rollout.vllm_sync_check import (
 
 @pytest.fixture(scope="module")
 def setup(tiny_model_dir, tiny_tokenizer):
-    config = OmegaConf.create({"actor_rollout_ref": {"model": {"path": str(tiny_model_dir)},
-                                                     "rollout": {"dtype": "fp32", "micro_batch_size": None}}})
+    config = compose_config([f"actor_rollout_ref.model.path={tiny_model_dir}", "actor_rollout_ref.rollout.dtype=fp32"])
     backend = build_rollout("hf", config=config, tokenizer=tiny_tokenizer, device="cpu", seed=0)
     actor = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32).eval()
     encoded = tiny_tokenizer(["the answer", "what is 12 + 30"], padding=True, return_tensors="pt")

@@ -94,7 +94,7 @@ def sampling_params_from_config(
         temperature=float(source.temperature),
         top_p=float(source.top_p),
         top_k=int(source.top_k),
-        stop_token_ids=() if rollout.get("ignore_eos", False) else tuple(sorted(set(stop_ids))),
+        stop_token_ids=() if rollout.ignore_eos else tuple(sorted(set(stop_ids))),
         seed=seed,
     )
 

@@ -81,8 +81,8 @@ class HFRollout:
         self.model.requires_grad_(False)
         self.device = torch.device(device)
         self.pad_token_id = pad_token_id(tokenizer)
-        self.micro_batch_size = rollout.get("micro_batch_size")
-        self.share_prompt = bool(config.actor_rollout_ref.model.get("share_prompt_prefix", True))
+        self.micro_batch_size = rollout.get("micro_batch_size")  # added with + only: absent means the whole batch
+        self.share_prompt = bool(config.actor_rollout_ref.model.share_prompt_prefix)
         self._generator = torch.Generator(self.device).manual_seed(seed)
         self._cache_keyword = cache_keyword(self.model)
 

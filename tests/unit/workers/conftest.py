@@ -5,6 +5,7 @@ import pytest
 import torch.distributed as dist
 from omegaconf import OmegaConf
 
+from maxrl.config import compose_config
 from maxrl.data.batch import Batch
 
 
@@ -20,10 +21,11 @@ def prompt_batch(tiny_tokenizer):
 
 @pytest.fixture(scope="module")
 def rollout_config(tiny_model_dir):
-    return OmegaConf.create(
-        {"actor_rollout_ref": {"model": {"path": str(tiny_model_dir)},
-                               "rollout": {"dtype": "fp32", "micro_batch_size": None}}}
-    )
+    """The composed config (every YAML default) with the tiny model and an fp32 rollout. Not in struct mode,
+    so that a test can merge in a key that users add with +, such as rollout.micro_batch_size."""
+    config = compose_config([f"actor_rollout_ref.model.path={tiny_model_dir}", "actor_rollout_ref.rollout.dtype=fp32"])
+    OmegaConf.set_struct(config, False)
+    return config
 
 
 @pytest.fixture(scope="module")
