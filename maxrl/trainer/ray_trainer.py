@@ -121,7 +121,7 @@ class RayPPOTrainer:
         self.val_ks = validation_ks(config)
         self.pipeline = None  # with a rollout group: it samples, steps ahead of the update
         if rollout_group is not None:
-            max_staleness = int(OmegaConf.select(config, "trainer.async.max_staleness", default=0))
+            max_staleness = int(config.trainer["async"].max_staleness)  # "async" is a Python keyword
             self.pipeline = RolloutPipeline(rollout_group, worker_group, max_staleness)
         self.sampler = worker_group if rollout_group is None else rollout_group  # the group that generates
         self.global_step = 0
