@@ -34,9 +34,10 @@ class ConfigError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in the config:\n{lines}")
 
 
-def select(cfg: DictConfig, key: str, default: Any = None) -> Any:
-    """The value at dotted `key` (interpolations resolved), or `default` when the key is absent."""
-    return OmegaConf.select(cfg, key, default=default)
+def select(cfg: DictConfig, key: str) -> Any:
+    """The value at dotted `key` (interpolations resolved); None when absent, as a key added only with + is
+    (the checks run on whatever config the user composed, before anything relies on the YAML's keys)."""
+    return OmegaConf.select(cfg, key)
 
 
 def _is_int(value: Any) -> bool:
