@@ -8,7 +8,7 @@ once Ray is up, against the cluster's total devices or CPUs for every pool of th
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from maxrl.algorithms import get_advantage_spec
 from maxrl.config.checks import ConfigError
@@ -18,11 +18,11 @@ __all__ = ["check_cluster_fits", "check_placement", "max_staleness", "separate_r
 
 
 def separate_rollout(config: DictConfig) -> bool:
-    return OmegaConf.select(config, "actor_rollout_ref.rollout.placement", default="colocated") == "separate"
+    return config.actor_rollout_ref.rollout.placement == "separate"
 
 
 def max_staleness(config: DictConfig) -> int:
-    return int(OmegaConf.select(config, "trainer.async.max_staleness", default=0))
+    return int(config.trainer["async"].max_staleness)  # `async` is a Python keyword
 
 
 def workers_sharing_node(config: DictConfig) -> int | None:
