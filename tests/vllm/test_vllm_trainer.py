@@ -13,16 +13,12 @@ asynchronous layout: a vLLM rollout pool of its own, one step of staleness, toke
 
 import math
 
-import pandas as pd
 import pytest
+from maze_runs import base_overrides, make_workspace, metrics_by_step, override_list
 from vllm_helpers import needs_vllm
 
 from maxrl.config import compose_config
-from maxrl.tasks.maze import build_tokenizer
-from maxrl.tasks.maze.make_data import main as make_maze_data
 from maxrl.trainer.main_ppo import run_ppo
-from maxrl.trainer.tracking import read_metrics
-from maxrl.utils.tiny_models import build_tiny_causal_lm
 
 pytestmark = needs_vllm
 
@@ -45,37 +41,20 @@ ASYNC = ("actor_rollout_ref.rollout.placement=separate", "trainer.async.max_stal
 
 def maze_run(root, overrides):
     """A tiny maze run with the vLLM rollout under `root`; returns its run folder."""
-    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40",
-                    "--test-size", "4", "--formats", "parquet", "--no-progress"])
-    train = root / "data" / "train.parquet"
-    pd.read_parquet(train).head(8).to_parquet(train)
-    tokenizer = build_tokenizer(save_dir=root / "model")
-    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id,  # head size 32 for vLLM on CPU
-                         eos_token_id=tokenizer.eos_token_id, num_heads=2, num_kv_heads=1,
-                         save_dir=root / "model")
-    (root / "scorer.py").write_text(SCORER)
+    # 2 heads: head size 32, which vLLM's CPU attention needs
+    make_workspace(root, SCORER, train_rows=8, model_kwargs={"num_heads": 2, "num_kv_heads": 1})
     run_dir = root / "run"
-    run_ppo(compose_config([
-        f"data.train_files={train}",
-        f"data.val_files={root / 'data' / 'test.parquet'}",
-        "data.train_batch_size=4", "data.max_prompt_length=64", "data.max_response_length=12",
-        "data.apply_chat_template=False",
-        f"actor_rollout_ref.model.path={root / 'model'}",
-        "actor_rollout_ref.actor.dtype=fp32", "actor_rollout_ref.rollout.dtype=fp32",
+    run_ppo(compose_config(override_list(
+        *base_overrides(root, run_dir),
         "actor_rollout_ref.actor.ppo_mini_batch_size=4", "actor_rollout_ref.actor.optim.lr=1e-2",
         "actor_rollout_ref.actor.recompute_old_log_prob=always",  # the training/rollout_* metrics need the pass
         "actor_rollout_ref.rollout.name=vllm",
         "actor_rollout_ref.rollout.n=4",
         "actor_rollout_ref.rollout.max_num_seqs=64",
-        "actor_rollout_ref.rollout.val_kwargs.n=2", "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
-        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
-        f"custom_reward_function.path={root / 'scorer.py'}",
-        "+reward_model.reward_kwargs.num_processes=1",
-        "trainer.device=cpu", "trainer.logger=[file]",
+        "actor_rollout_ref.rollout.val_kwargs.n=2",
         "trainer.total_training_steps=2",
-        f"trainer.default_local_dir={run_dir}",
         *overrides,
-    ]))
+    )))
     return run_dir
 
 
@@ -85,7 +64,7 @@ def run_dir(request, tmp_path_factory, ray_cluster):
 
 
 def test_two_maze_steps_with_vllm_follow_the_actor(run_dir):
-    rows = {row["step"]: row for row in read_metrics(run_dir)}
+    rows = metrics_by_step(run_dir)
     assert sorted(rows) == [0, 1, 2]
     for step in (0, 2):  # validation before training and after the last step
         assert 0.0 <= rows[step]["val/maze_7/pass@1"] <= rows[step]["val/maze_7/pass@2"] <= 1.0
@@ -101,7 +80,7 @@ def test_an_async_run_with_a_vllm_rollout_pool_trains_with_stale_samples_and_is_
     """The rollout on its own pool (one vLLM engine), one step of staleness, token-level IS: step 1 is drawn
     by the initial weights and is on-policy (the sampler's and the trainer's log-probs agree, IS weights are
     1); steps 2 and 3 are drawn one version behind the weights they train, through vLLM's weight updates."""
-    rows = {row["step"]: row for row in read_metrics(maze_run(tmp_path, ASYNC))}
+    rows = metrics_by_step(maze_run(tmp_path, ASYNC))
     assert sorted(rows) == [0, 1, 2, 3]
     assert [rows[step]["async/staleness_max"] for step in (1, 2, 3)] == [0, 1, 1]
     assert [rows[step]["async/policy_version_min"] for step in (1, 2, 3)] == [0, 0, 1]

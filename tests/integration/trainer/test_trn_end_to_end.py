@@ -10,62 +10,37 @@ import shutil
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
+from maze_runs import (
+    FIRST_WORD_DOWN_SCORER,
+    base_overrides,
+    make_workspace,
+    metrics_by_step,
+    override_list,
+    reproducible,
+)
 from transformers import AutoModelForCausalLM
 
 from maxrl.config import compose_config
-from maxrl.tasks.maze import build_tokenizer
-from maxrl.tasks.maze.make_data import main as make_maze_data
 from maxrl.trainer.checkpoint import TRACKER_FILE
 from maxrl.trainer.main_ppo import run_ppo
 from maxrl.trainer.tracking import read_metrics
 from maxrl.utils.safe_state import CheckpointError
-from maxrl.utils.tiny_models import build_tiny_causal_lm
-
-# A scorer with a signal for an untrained model: reward a response whose first move is DOWN.
-SCORER = '''
-def compute_score(data_source, solution_str, ground_truth, extra_info=None):
-    words = solution_str.split()
-    return {"score": float(bool(words) and words[0] == "DOWN"), "pred": words[0] if words else ""}
-'''
-
-NOT_REPRODUCIBLE = ("timing_s/", "timing_per_token_ms/", "perf/throughput", "perf/time_per_step", "perf/gen_tokens_per_s")
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("trainer_e2e")
-    make_maze_data(["--output-dir", str(root / "data"), "--size", "7", "--num-mazes", "40", "--test-size", "4",
-                    "--formats", "parquet", "--no-progress"])
-    train = root / "data" / "train.parquet"
-    pd.read_parquet(train).head(8).to_parquet(train)  # exactly two steps of 4 prompts per epoch
-    tokenizer = build_tokenizer(save_dir=root / "model")
-    build_tiny_causal_lm(len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                         save_dir=root / "model")
-    (root / "scorer.py").write_text(SCORER)
-    return root
+def workspace(tmp_path_factory):  # 8 training prompts: exactly two steps of 4 prompts per epoch
+    return make_workspace(tmp_path_factory.mktemp("trainer_e2e"), FIRST_WORD_DOWN_SCORER, train_rows=8)
 
 
 def overrides(workspace, run_dir, *extra):
-    return [
-        f"data.train_files={workspace / 'data' / 'train.parquet'}",
-        f"data.val_files={workspace / 'data' / 'test.parquet'}",
-        "data.train_batch_size=4", "data.max_prompt_length=64", "data.max_response_length=12",
-        "data.apply_chat_template=False",
-        f"actor_rollout_ref.model.path={workspace / 'model'}",
-        "actor_rollout_ref.actor.dtype=fp32", "actor_rollout_ref.rollout.dtype=fp32",
+    return override_list(
+        *base_overrides(workspace, run_dir),
         "actor_rollout_ref.actor.ppo_mini_batch_size=2", "actor_rollout_ref.actor.optim.lr=1e-2",
-        "actor_rollout_ref.rollout.n=4",
-        "actor_rollout_ref.rollout.val_kwargs.n=4", "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
-        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
-        f"custom_reward_function.path={workspace / 'scorer.py'}",
-        "+reward_model.reward_kwargs.num_processes=1",
-        "trainer.n_gpus_per_node=2", "trainer.device=cpu", "trainer.logger=[file]",
-        "trainer.total_training_steps=3", "trainer.save_freq=1", "trainer.test_freq=2",
-        f"trainer.default_local_dir={run_dir}",
+        "actor_rollout_ref.rollout.n=4", "actor_rollout_ref.rollout.val_kwargs.n=4",
+        "trainer.n_gpus_per_node=2", "trainer.total_training_steps=3", "trainer.save_freq=1", "trainer.test_freq=2",
         *extra,
-    ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +48,6 @@ def run_a(workspace, ray_cluster):
     run_dir = workspace / "run_a"
     run_ppo(compose_config(overrides(workspace, run_dir)))
     return run_dir
-
-
-def metrics_by_step(run_dir):
-    return {row["step"]: row for row in read_metrics(run_dir)}
-
-
-def reproducible(row):
-    return {key: value for key, value in row.items() if not key.startswith(NOT_REPRODUCIBLE)}
 
 
 def test_run_logs_validates_and_checkpoints(run_a):
