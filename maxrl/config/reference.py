@@ -8,6 +8,7 @@ schema (`maxrl.config.schema`) or the defaults (the YAML files).
 
 from __future__ import annotations
 
+import logging
 import typing
 from typing import Any
 
@@ -18,6 +19,7 @@ from maxrl.config.schema import Key, schema_keys, schema_sections
 from maxrl.config.yaml_tree import yaml_defaults
 
 REFERENCE = CONFIG_DIR.parents[1] / "docs" / "config.md"
+logger = logging.getLogger(__name__)
 
 HEADER = """# Configuration reference
 
@@ -95,8 +97,9 @@ def render() -> str:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     REFERENCE.write_text(render(), encoding="utf-8")
-    print(f"wrote {REFERENCE}")
+    logger.info("wrote %s", REFERENCE)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (out / "probe.json").write_text(json.dumps({"settings": vars(args), "tasks": results}, indent=1))
     table = markdown_table(results, args)
     (out / "probe.md").write_text(table)
-    print(table)
+    sys.stdout.write(table + "\n")
     return 0
 
 

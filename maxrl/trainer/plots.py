@@ -194,14 +194,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "summary":
-        print(summary_table(args.run_dir))
+        sys.stdout.write(summary_table(args.run_dir) + "\n")
         return 0
     if args.command == "run":
         out = args.out or args.run_dir / PLOTS_DIR
         out.mkdir(parents=True, exist_ok=True)
         for path in [*plot_pass_at_k(args.run_dir, out), plot_training_curves(args.run_dir, out)]:
-            print(f"wrote {path}")
+            logger.info("wrote %s", path)
         return 0
     labels = args.labels or [args.run_a.name, args.run_b.name]
     out = args.out or args.run_a / PLOTS_DIR
@@ -210,13 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for source, entry in summary.items():
         eff = entry["efficiency"]
         if eff["ratio"] is None:
-            print(f"{source}: {labels[0]} does not reach {labels[1]}'s pass@{eff['k_max']:g} = {eff['target']:.4f} ({eff['explanation']})")
+            sys.stdout.write(f"{source}: {labels[0]} does not reach {labels[1]}'s pass@{eff['k_max']:g} = "
+                             f"{eff['target']:.4f} ({eff['explanation']})\n")
         else:
-            print(
+            sys.stdout.write(
                 f"{source}: {labels[0]} reaches {labels[1]}'s pass@{eff['k_max']:g} = {eff['target']:.4f} at "
-                f"k = {eff['k_star']:.3g}: {eff['ratio']:.3g}x fewer samples ({eff['explanation']})"
+                f"k = {eff['k_star']:.3g}: {eff['ratio']:.3g}x fewer samples ({eff['explanation']})\n"
             )
-    print(f"wrote {out}")
+    logger.info("wrote %s", out)
     return 0
 
 

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         command = "python -m maxrl.tasks.vision.compare " + " ".join(sys.argv[1:] if argv is None else argv)
         results = [run_one(dataset, objective, n, args, overrides) for dataset, objective, n in planned_runs(args)]
     write_report(results, output_dir, command)
-    print(markdown_table(results))
+    sys.stdout.write(markdown_table(results) + "\n")  # the command's output: the results table
 
 
 if __name__ == "__main__":

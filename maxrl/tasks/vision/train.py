@@ -225,12 +225,12 @@ def train(config: DictConfig) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if {"-h", "--help"} & set(argv):
-        print(__doc__ + "\nKeys and defaults:\n\n" + OmegaConf.to_yaml(build_config()))
+        sys.stdout.write(__doc__ + "\nKeys and defaults:\n\n" + OmegaConf.to_yaml(build_config()) + "\n")
         return
     logging.basicConfig(level=os.environ.get("LOGLEVEL", "INFO"), format="%(asctime)s %(name)s: %(message)s")
     config = build_config(argv)
     if config.trainer.dry_run:
-        print(OmegaConf.to_yaml(config))
+        sys.stdout.write(OmegaConf.to_yaml(config))
         return
     train(config)
 
