@@ -81,6 +81,8 @@ class WorkerGroup:
         workers_sharing_node: with ``torch_threads=None``, how many processes compute on a node at the same
             time, this group's and others' (e.g. a rollout pool that generates while this group trains);
             ``None`` = this group's workers on the node alone.
+        keep_freed_memory: on a CPU pool, each worker process keeps the memory it frees for reuse
+            (`maxrl.utils.cpu_memory`) instead of faulting it in again for every large tensor.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class WorkerGroup:
         env: dict[str, str] | None = None,
         torch_threads: int | None = None,
         workers_sharing_node: int | None = None,
+        keep_freed_memory: bool = False,
     ):
         self._timeout_keys = (timeout_key, timeout_key if start_timeout_s is None else "start_timeout_s")
         start_timeout_s = timeout_s if start_timeout_s is None else start_timeout_s
@@ -110,7 +113,8 @@ class WorkerGroup:
         self.world_size = pool.world_size
         self._failure: str | None = None
         self._hosts = [
-            self._start_host(rank, bundle, env, torch_threads, workers_sharing_node)
+            self._start_host(rank, bundle, env, torch_threads, workers_sharing_node,
+                             keep_freed_memory and pool.device == "cpu")
             for rank, bundle in enumerate(pool.bundles)
         ]
         master_addr, master_port = self._gather(
@@ -138,7 +142,8 @@ class WorkerGroup:
         )
 
     def _start_host(
-        self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int | None, workers_sharing_node: int | None
+        self, rank: int, bundle, env: dict[str, str] | None, torch_threads: int | None,
+        workers_sharing_node: int | None, keep_freed_memory: bool,
     ):
         options: dict[str, Any] = {
             "num_cpus": self.pool.cpus_per_worker,
@@ -150,7 +155,8 @@ class WorkerGroup:
         if env:
             options["runtime_env"] = {"env_vars": dict(env)}
         return _RemoteWorkerHost.options(**options).remote(
-            rank, self.world_size, bundle.local_rank, self.pool.per_node, torch_threads, workers_sharing_node
+            rank, self.world_size, bundle.local_rank, self.pool.per_node, torch_threads, workers_sharing_node,
+            keep_freed_memory,
         )
 
     @property

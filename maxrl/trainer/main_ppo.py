@@ -190,6 +190,7 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
             timeout_s=float(config.trainer.worker_timeout_s), timeout_key="trainer.worker_timeout_s",
             torch_threads=config.trainer.cpu_threads_per_worker,
             workers_sharing_node=workers_sharing_node(config) if device == "cpu" else None,
+            keep_freed_memory=bool(config.trainer.cpu_keep_freed_memory),
         ))
         return groups[-1]
 

@@ -44,6 +44,10 @@ class TrainerConfig:
         "torch intra-op threads of each worker; null = the node's cores / the workers computing on it at once "
         "(a separate rollout pool with trainer.async.max_staleness >= 1 computes beside the trainer)", positive_int
     )
+    cpu_keep_freed_memory: bool = knob(
+        "with trainer.device=cpu: each worker process keeps the memory it frees for reuse (glibc malloc) instead of "
+        "returning it and page-faulting it in again for every large tensor"
+    )
     total_epochs: int = knob("passes over data.train_files", positive_int)
     total_training_steps: int | None = knob(
         "stop after this many steps (null = total_epochs worth)", positive_int

@@ -29,6 +29,11 @@ from maxrl.workers.hf_model import cache_keyword, load_causal_lm, pad_token_id, 
 from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams, assemble_rollout
 from maxrl.workers.rollout.registry import register_rollout
 from maxrl.workers.rollout.sampling import sample_next_tokens
+from maxrl.workers.rollout.shared_prompt_decoding import (
+    SHARED_CACHE_KEYWORD,
+    shared_prompt_cache,
+    use_shared_prompt_attention,
+)
 
 __all__ = ["HFRollout"]
 
@@ -85,6 +90,7 @@ class HFRollout:
         self.share_prompt = bool(config.actor_rollout_ref.model.share_prompt_prefix)
         self._generator = torch.Generator(self.device).manual_seed(seed)
         self._cache_keyword = cache_keyword(self.model)
+        self.shared_attention = use_shared_prompt_attention(self.model)
 
     def sync_weights(self, named_tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Copy full parameters (Hugging Face names) into the local model, converting dtype and device."""
@@ -123,8 +129,9 @@ class HFRollout:
         """``sampling.n`` samples of each prompt (adjacent): responses ``[N, R]`` (pad after the end),
         response mask (1 through the first stop token) and the sampler's log-probs (0 outside the mask).
 
-        Each prompt is prefilled once, without the columns that are padding in every row, and its KV
-        cache is repeated for its samples."""
+        Each prompt is prefilled once, without the columns that are padding in every row. Its keys and
+        values then serve all its samples: stored once (`shared_prompt_decoding`) under sdpa with
+        full-attention layers, repeated per sample otherwise."""
         input_ids, attention_mask, position_ids = (prompts[key] for key in PROMPT_FIELDS)
         first = int(attention_mask.bool().any(dim=0).nonzero()[0]) if bool(attention_mask.any()) else 0
         input_ids, attention_mask, position_ids = (t[:, first:] for t in (input_ids, attention_mask, position_ids))
@@ -137,11 +144,14 @@ class HFRollout:
 
         cache = DynamicCache(config=self.model.config)
         logits = self._next_token_logits(input_ids, attention_mask, position_ids, cache)
-        if sampling.n > 1:
+        logits = logits.repeat_interleave(sampling.n, dim=0)
+        shared = shared_prompt_cache(cache, attention_mask, sampling.n, length) if self.shared_attention else None
+        if shared is not None:  # each prompt's keys and values stay single; no mask is needed
+            cache, attention_mask, decode_keywords = shared, None, {SHARED_CACHE_KEYWORD: shared}
+        else:  # repeat the cache for the samples, and mask the prompts' left padding
             cache.batch_repeat_interleave(sampling.n)
-            logits = logits.repeat_interleave(sampling.n, dim=0)
-            attention_mask = attention_mask.repeat_interleave(sampling.n, dim=0)
-        _grow_in_place(cache, length)
+            attention_mask, decode_keywords = attention_mask.repeat_interleave(sampling.n, dim=0), {}
+            _grow_in_place(cache, length)
         next_positions = position_ids[:, -1:].repeat_interleave(sampling.n, dim=0)
         for step in range(length):
             tokens, token_log_probs = sample_next_tokens(logits, sampling, generator)
@@ -153,11 +163,13 @@ class HFRollout:
             if bool(finished.all()) or step == length - 1:
                 break
             next_positions = next_positions + 1
-            attention_mask = torch.cat([attention_mask, active.to(attention_mask.dtype)[:, None]], dim=1)
-            logits = self._next_token_logits(tokens[:, None], attention_mask, next_positions, cache)
+            if attention_mask is not None:
+                attention_mask = torch.cat([attention_mask, active.to(attention_mask.dtype)[:, None]], dim=1)
+            logits = self._next_token_logits(tokens[:, None], attention_mask, next_positions, cache,
+                                             **decode_keywords)
         return responses, response_mask, log_probs
 
-    def _next_token_logits(self, input_ids, attention_mask, position_ids, cache) -> torch.Tensor:
+    def _next_token_logits(self, input_ids, attention_mask, position_ids, cache, **keywords) -> torch.Tensor:
         """The logits after the last of `input_ids`, appending their keys and values to `cache`."""
         return self.model(
             input_ids=input_ids,
@@ -166,4 +178,5 @@ class HFRollout:
             **{self._cache_keyword: cache},
             use_cache=True,
             logits_to_keep=1,
+            **keywords,
         ).logits[:, -1]

@@ -100,9 +100,11 @@ def test_the_kv_cache_goes_under_the_name_the_model_takes():
 
 
 def test_decoding_writes_the_cache_in_place_and_samples_the_same(backend, prompt_batch, stop_heavy_ids, monkeypatch):
-    """The cache grows in preallocated buffers (no copy per token), with the draw of a concatenating cache."""
+    """Without the shared-prompt attention the repeated cache grows in preallocated buffers (no copy per
+    token), with the draw of a concatenating cache."""
     from maxrl.workers.rollout import hf_rollout
 
+    monkeypatch.setattr(backend, "shared_attention", False)
     draw = sampling(stop_heavy_ids, n=3, seed=11)
     grown = []
     original = hf_rollout._grow_in_place
@@ -114,3 +116,23 @@ def test_decoding_writes_the_cache_in_place_and_samples_the_same(backend, prompt
     concatenated = backend.generate(prompt_batch, draw)
     assert torch.equal(in_place["responses"], concatenated["responses"])
     torch.testing.assert_close(in_place["rollout_log_probs"], concatenated["rollout_log_probs"], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_decoding_with_each_prompt_stored_once_samples_as_the_repeated_cache(backend, prompt_batch, stop_heavy_ids,
+                                                                           monkeypatch, n):
+    """Left-padded prompts of different lengths: the shared-prompt cache gives the draw of the repeated one."""
+    from maxrl.workers.rollout import shared_prompt_decoding
+
+    built = []
+    original = shared_prompt_decoding.shared_prompt_cache
+    monkeypatch.setattr("maxrl.workers.rollout.hf_rollout.shared_prompt_cache",
+                        lambda *args: built.append(original(*args)) or built[-1])
+    draw = sampling(stop_heavy_ids, n=n, seed=5)
+    shared = backend.generate(prompt_batch, draw)
+    assert backend.shared_attention and built and all(cache is not None for cache in built)
+    monkeypatch.setattr(backend, "shared_attention", False)
+    repeated = backend.generate(prompt_batch, draw)
+    assert torch.equal(shared["responses"], repeated["responses"])
+    assert torch.equal(shared["response_mask"], repeated["response_mask"])
+    torch.testing.assert_close(shared["rollout_log_probs"], repeated["rollout_log_probs"], atol=1e-5, rtol=0)
