@@ -5,7 +5,8 @@ Real responses stop at eos, so a batch's lengths spread widely, and a padded for
 work on padding. A random-init model cannot be made to stop at chosen lengths, so the batch is built
 directly: the TRL comparison's model and 8 of its 100-token prompts x 16 samples, response tokens drawn
 at random with lengths uniform in 8..256 (fixed seed), padded to 256 like a rollout's output. Both sides
-are the real worker path (one `ActorRolloutRefWorker` in a Ray `WorkerGroup`, called as the trainer does),
+are the real worker path (one `ActorRolloutRefWorker` in a Ray `WorkerGroup`, started and called as the
+trainer does),
 in two worker groups that differ only in config:
 
 * padded: `benchmarks.trl.maxrl_side.PADDED` (every forward over the full rectangle) with fixed
@@ -92,10 +93,10 @@ def benchmark_variable_length(inputs: ComparisonInputs, repeats: int, warmup: in
     pools, groups = [], {}
     try:
         for name, extra in layouts().items():
-            overrides = maxrl_overrides(inputs, 1, 1, run_dir, extra, response_length=MAX_RESPONSE)
+            config = compose_config(maxrl_overrides(inputs, 1, 1, run_dir, extra, response_length=MAX_RESPONSE))
             pools.append(ResourcePool(1, 1, "cpu"))
-            groups[name] = WorkerGroup(ActorRolloutRefWorker, pools[-1],
-                                       worker_config(compose_config(overrides), total_steps=1_000), timeout_s=900)
+            groups[name] = WorkerGroup(ActorRolloutRefWorker, pools[-1], worker_config(config, total_steps=1_000),
+                                       timeout_s=900, keep_freed_memory=bool(config.trainer.cpu_keep_freed_memory))
         update_batch = batch.union(groups[PADDED_NAME].compute_log_prob(batch))
 
         def call(name: str, method: str, data: Batch):

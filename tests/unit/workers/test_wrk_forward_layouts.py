@@ -189,7 +189,16 @@ def test_a_shared_prompt_is_costed_once_per_micro_batch():
     plan = token_budget_plan(lengths, max_tokens=2 * 10 + 6 * 4)
     assert [rows.tolist() for rows in plan] == [[0, 3, 1, 4, 2, 5]]  # by response length, prompts together
     whole = RowLengths(prompt=lengths.prompt, response=lengths.response)  # rows of 14, 14, 12, 12, 11, 11
-    assert [len(rows) for rows in token_budget_plan(whole, max_tokens=2 * 10 + 6 * 4)] == [3, 3]
+    # 14+14+12 | 12+11+11 computes 42 + 36 positions; 14+14 | 12+12 | 11+11 computes 74, worth a third
+    # micro-batch's overhead of 44 // 16 = 2
+    assert [len(rows) for rows in token_budget_plan(whole, max_tokens=2 * 10 + 6 * 4)] == [2, 2, 2]
+
+
+def test_the_cut_spends_micro_batches_only_where_they_trim_more_padding_than_their_overhead():
+    lengths = whole_rows([40, 40, 10, 10, 10, 10])  # budget 160: overhead 10 per micro-batch
+    assert [rows.tolist() for rows in token_budget_plan(lengths, max_tokens=160)] == [[0, 1], [2, 3, 4, 5]]
+    close = whole_rows([12, 12, 10, 10, 10, 10])  # one micro-batch of 72; two would save 8 < 10
+    assert [rows.tolist() for rows in token_budget_plan(close, max_tokens=160)] == [[0, 1, 2, 3, 4, 5]]
 
 
 def test_the_plan_counts_the_rows_tokens_of_a_batch(grouped_batch):
