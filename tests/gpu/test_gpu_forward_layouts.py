@@ -1,9 +1,10 @@
 """The trimmed and shared-prompt forwards on a CUDA device: equal to the padded forward (fp32 at 1e-5,
-bf16 within bf16 noise), gradients included, one prompt pass serving several micro-batches, and the hf rollout's in-place cache on the GPU."""
+bf16 within bf16 noise), gradients included, one prompt pass serving several micro-batches, and the hf
+rollout decoding with each prompt's keys and values stored once on the GPU."""
 
 import pytest
 import torch
-from gpu_helpers import needs_gpu
+from gpu_helpers import gpu_config, needs_gpu, prompts, tiny_model
 
 from maxrl.data.batch import Batch
 from maxrl.utils.tiny_models import build_tiny_causal_lm
@@ -71,3 +72,28 @@ def test_one_prompt_pass_for_all_micro_batches_on_the_gpu():
     assert forwards.prompts is not None and len(forwards.micro_batches) > 1
     torch.testing.assert_close(got_lp, expected_lp, atol=1e-5, rtol=1e-5)
     assert (got_grad - expected_grad).norm() <= 1e-5 * max(expected_grad.norm(), 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_the_hf_rollout_draws_the_same_with_each_prompt_stored_once_on_the_gpu(tmp_path, dtype):
+    """Left-padded prompts, 4 samples each: the shared-prompt cache against the repeated one."""
+    from maxrl.workers.rollout import SamplingParams, build_rollout
+
+    from maxrl.utils.tiny_models import build_tiny_tokenizer
+
+    model_dir = tiny_model(tmp_path)
+    tokenizer = build_tiny_tokenizer()
+    config = gpu_config(model_dir, dtype, "actor_rollout_ref.rollout.name=hf")
+    backend = build_rollout("hf", config=config, tokenizer=tokenizer, device="cuda", seed=0)
+    draw = SamplingParams(n=4, max_tokens=12, stop_token_ids=(tokenizer.eos_token_id,), seed=3)
+    batch = prompts(tokenizer)
+    assert backend.shared_attention
+    shared = backend.generate(batch, draw)
+    backend.shared_attention = False
+    repeated = backend.generate(batch, draw)
+    if dtype == "fp32":  # bf16 rounding may flip a draw: compare the first token's log-prob only
+        assert torch.equal(shared["responses"], repeated["responses"])
+        torch.testing.assert_close(shared["rollout_log_probs"], repeated["rollout_log_probs"], atol=1e-5, rtol=0)
+    else:
+        torch.testing.assert_close(shared["rollout_log_probs"][:, 0], repeated["rollout_log_probs"][:, 0],
+                                   atol=5e-2, rtol=0)
