@@ -3,9 +3,10 @@
 PyTorch's CPU allocator is plain ``malloc``/``free``. glibc serves a large tensor (more than a few
 hundred KiB) from fresh ``mmap`` pages and gives them back to the kernel when it is freed, so the next
 tensor of that size faults every 4 KiB page in again and the kernel zeroes it: a training step of the
-4M-parameter benchmark model took 65-85 thousand page faults. Asking malloc to keep what is freed (no
+4M-parameter benchmark model took about 130 thousand page faults (7 with memory kept;
+`python -m benchmarks.trl.profile_step` prints the count). Asking malloc to keep what is freed (no
 ``mmap`` for large blocks, no trimming of the heap's top) makes the step reuse the same memory
-without faults. Peak memory is unchanged, since the memory kept is what the step needed at its peak;
+without faults. Peak memory is that of the step's busiest moment either way (fragmentation aside);
 the process just does not shrink between steps. CUDA tensors have their own caching allocator.
 """
 

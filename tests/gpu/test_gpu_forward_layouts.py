@@ -77,9 +77,8 @@ def test_one_prompt_pass_for_all_micro_batches_on_the_gpu():
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
 def test_the_hf_rollout_draws_the_same_with_each_prompt_stored_once_on_the_gpu(tmp_path, dtype):
     """Left-padded prompts, 4 samples each: the shared-prompt cache against the repeated one."""
-    from maxrl.workers.rollout import SamplingParams, build_rollout
-
     from maxrl.utils.tiny_models import build_tiny_tokenizer
+    from maxrl.workers.rollout import SamplingParams, build_rollout
 
     model_dir = tiny_model(tmp_path)
     tokenizer = build_tiny_tokenizer()
