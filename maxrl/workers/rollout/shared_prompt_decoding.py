@@ -15,7 +15,8 @@ of sdpa over the repeated cache at 8 prompts x 16 samples of 100 + 64 tokens.
 
 Only plain full-attention layers under transformers' sdpa qualify (`shared_prompt_cache` returns None
 otherwise, and the rollout keeps a repeated cache). Every call without a shared cache (the prefill, a
-teacher-forced forward) goes to transformers' sdpa unchanged, with sdpa's masks.
+teacher-forced forward) goes to transformers' sdpa unchanged, with sdpa's masks, and so does a decoding
+step that brings what sdpa treats specially (a position bias, softcapping), over the repeated cache.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ ATTENTION_NAME = "sdpa_shared_prompt"
 SHARED_CACHE_KEYWORD = "shared_prompt_cache"
 """The model keyword that carries the shared cache through to the attention of every layer."""
 
-_UNSUPPORTED = ("softcap", "s_aux", "sinks")
-"""Attention keywords of model families whose scores this attention does not reproduce."""
+_SDPA_EXTRAS = ("softcap", "position_bias")
+"""Keywords that change what transformers' sdpa computes (or make it refuse); with any of them, or more than
+one query token, a step goes to sdpa over the repeated cache instead."""
 
 
 class SharedPromptLayer(DynamicLayer):
@@ -94,11 +96,9 @@ def shared_prompt_attention(module: torch.nn.Module, query: torch.Tensor, key: t
     cache = kwargs.pop(SHARED_CACHE_KEYWORD, None)
     if cache is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
-    unsupported = [name for name in _UNSUPPORTED if kwargs.get(name) is not None]
-    if unsupported or query.shape[-2] != 1:
-        raise NotImplementedError(f"shared-prompt decoding takes one query token and plain attention; got "
-                                  f"{query.shape[-2]} tokens and {unsupported or 'no extra'} keywords")
     layer = cache.layers[module.layer_idx]
+    if query.shape[-2] != 1 or any(kwargs.get(name) is not None for name in _SDPA_EXTRAS):
+        return sdpa_attention_forward(module, query, *_repeated(layer, key, value), scaling=scaling, **kwargs)
     batch, heads, _, head_dim = query.shape
     prompts, kv_heads, prompt_length, _ = layer.prompt_keys.shape
     samples, group = layer.samples, heads // kv_heads
@@ -124,6 +124,16 @@ def shared_prompt_attention(module: torch.nn.Module, query: torch.Tensor, key: t
     output = by_sample(torch.matmul(by_prompt(weights[..., :prompt_length]), layer.prompt_values))
     output = output + torch.matmul(weights[..., prompt_length:], value)
     return output.reshape(batch, 1, heads, head_dim), None
+
+
+def _repeated(layer: SharedPromptLayer, key: torch.Tensor, value: torch.Tensor):
+    """Keys, values and a ``[batch, 1, 1, length]`` mask over each sample's copy of its prompt and its own
+    tokens: the cache sdpa would have held."""
+    keys, values = (torch.cat([prompt.repeat_interleave(layer.samples, 0), own], dim=2)
+                    for prompt, own in ((layer.prompt_keys, key), (layer.prompt_values, value)))
+    own_mask = layer.prompt_mask.new_ones(len(key), key.shape[2])
+    mask = torch.cat([layer.prompt_mask.repeat_interleave(layer.samples, 0), own_mask], dim=1)
+    return keys, values, mask[:, None, None, :]
 
 
 AttentionInterface.register(ATTENTION_NAME, shared_prompt_attention)

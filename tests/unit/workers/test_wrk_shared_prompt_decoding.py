@@ -73,12 +73,38 @@ def test_layers_other_than_full_attention_keep_the_repeated_cache():
                       SharedPromptLayer)
 
 
-def test_calls_without_a_shared_cache_are_sdpa_and_unsupported_keywords_are_refused():
+def test_calls_without_a_shared_cache_are_sdpa():
     generator = torch.Generator().manual_seed(2)
     query, key, value = (torch.randn(2, HEADS, 5, HEAD_DIM, generator=generator) for _ in range(3))
     output, _ = shared_prompt_attention(_Layer(), query, key, value, None, scaling=0.5)
     expected = nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True, scale=0.5)
     torch.testing.assert_close(output, expected.transpose(1, 2))
-    with pytest.raises(NotImplementedError, match="softcap"):
-        shared_prompt_attention(_Layer(), query[:, :, :1], key, value, None, softcap=30.0,
-                                **{SHARED_CACHE_KEYWORD: object()})
+
+
+def test_sdpa_keywords_the_shared_attention_does_not_reproduce_go_to_sdpa_over_the_repeated_cache():
+    """A position bias (added to the scores) makes the step sdpa's over the repeated cache; softcapping is
+    refused as sdpa refuses it."""
+    prompt_mask = torch.ones(PROMPTS, PROMPT_LENGTH, dtype=torch.bool)
+    prompt_mask[0, :3] = False
+    prefilled = _prefilled()
+    cache = shared_prompt_cache(prefilled, prompt_mask, SAMPLES, max_new_tokens=2)
+    batch = PROMPTS * SAMPLES
+    generator = torch.Generator().manual_seed(3)
+    keys, values = cache.update(*(torch.randn(batch, KV_HEADS, 1, HEAD_DIM, generator=generator) for _ in range(2)), 0)
+    query = torch.randn(batch, HEADS, 1, HEAD_DIM, generator=generator)
+    bias = torch.randn(batch, HEADS, 1, PROMPT_LENGTH + 1, generator=generator)
+    module = _Layer()
+    module.num_key_value_groups = HEADS // KV_HEADS
+
+    output, _ = shared_prompt_attention(module, query, keys, values, None, position_bias=bias,
+                                        **{SHARED_CACHE_KEYWORD: cache})
+
+    layer = prefilled.layers[0]
+    all_keys = torch.cat([layer.keys.repeat_interleave(SAMPLES, 0), keys], dim=2).repeat_interleave(2, 1)
+    all_values = torch.cat([layer.values.repeat_interleave(SAMPLES, 0), values], dim=2).repeat_interleave(2, 1)
+    mask = torch.cat([prompt_mask.repeat_interleave(SAMPLES, 0), torch.ones(batch, 1, dtype=torch.bool)], 1)
+    scores = bias.masked_fill(~mask[:, None, None], float("-inf"))
+    expected = nn.functional.scaled_dot_product_attention(query, all_keys, all_values, attn_mask=scores)
+    torch.testing.assert_close(output, expected.transpose(1, 2), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="softcap"):
+        shared_prompt_attention(module, query, keys, values, None, softcap=30.0, **{SHARED_CACHE_KEYWORD: cache})
