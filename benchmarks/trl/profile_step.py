@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     from maxrl.config import compose_config
     from maxrl.controller.worker_host import default_torch_threads
     from maxrl.trainer.main_ppo import load_tokenizer, worker_config
-    from maxrl.utils.cpu_memory import keep_freed_memory
+    from maxrl.utils.cpu_process import keep_freed_memory, use_grouped_query_sdpa
     from maxrl.workers import ActorRolloutRefWorker
 
     with tempfile.TemporaryDirectory(prefix="maxrl_profile_") as scratch:
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         overrides = maxrl_overrides(inputs, 1, 1_000, Path(scratch) / "run", tuple(args.overrides))
         config = worker_config(compose_config(overrides), total_steps=1_000)
         torch.set_num_threads(config.trainer.cpu_threads_per_worker or default_torch_threads(1))
+        use_grouped_query_sdpa()  # as a CPU worker host does
         if config.trainer.cpu_keep_freed_memory:
             keep_freed_memory()
         dist.init_process_group("gloo", store=dist.FileStore(str(Path(scratch) / "store"), 1), rank=0, world_size=1)

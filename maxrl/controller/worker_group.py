@@ -82,7 +82,8 @@ class WorkerGroup:
             time, this group's and others' (e.g. a rollout pool that generates while this group trains);
             ``None`` = this group's workers on the node alone.
         keep_freed_memory: on a CPU pool, each worker process keeps the memory it frees for reuse
-            (`maxrl.utils.cpu_memory`) instead of faulting it in again for every large tensor.
+            (`maxrl.utils.cpu_process`) instead of faulting it in again for every large tensor. A CPU
+            pool's workers also hand grouped key/value heads to sdpa as they are (same module).
     """
 
     def __init__(
@@ -113,8 +114,7 @@ class WorkerGroup:
         self.world_size = pool.world_size
         self._failure: str | None = None
         self._hosts = [
-            self._start_host(rank, bundle, env, torch_threads, workers_sharing_node,
-                             keep_freed_memory and pool.device == "cpu")
+            self._start_host(rank, bundle, env, torch_threads, workers_sharing_node, keep_freed_memory)
             for rank, bundle in enumerate(pool.bundles)
         ]
         master_addr, master_port = self._gather(
@@ -156,7 +156,7 @@ class WorkerGroup:
             options["runtime_env"] = {"env_vars": dict(env)}
         return _RemoteWorkerHost.options(**options).remote(
             rank, self.world_size, bundle.local_rank, self.pool.per_node, torch_threads, workers_sharing_node,
-            keep_freed_memory,
+            self.pool.device, keep_freed_memory,
         )
 
     @property

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from maxrl.controller.errors import WorkerError
-from maxrl.utils import cpu_memory
+from maxrl.utils import cpu_process
 
 
 def default_torch_threads(workers_on_node: int) -> int:
@@ -35,7 +35,7 @@ class WorkerHost:
 
     def __init__(
         self, rank: int, world_size: int, local_rank: int, local_world_size: int, torch_threads: int | None,
-        workers_sharing_node: int | None = None, keep_freed_memory: bool = False,
+        workers_sharing_node: int | None = None, device: str = "cpu", keep_freed_memory: bool = False,
     ):
         self.rank = rank
         self.world_size = world_size
@@ -43,8 +43,10 @@ class WorkerHost:
         self.local_world_size = local_world_size
         self.worker: Any = None
         torch.set_num_threads(torch_threads or default_torch_threads(workers_sharing_node or local_world_size))
-        if keep_freed_memory:
-            cpu_memory.keep_freed_memory()
+        if device == "cpu":  # exact settings that make the same computation faster on CPU
+            cpu_process.use_grouped_query_sdpa()
+            if keep_freed_memory:
+                cpu_process.keep_freed_memory()
 
     def rendezvous_address(self) -> tuple[str, int]:
         """This node's IP and a port free on it (asked of rank 0, whose node hosts the rendezvous)."""

@@ -62,9 +62,16 @@ def forward_and_gradients(model, batch, options, temperature=0.7):
     return log_probs * mask, entropy * mask, gradient
 
 
+@pytest.mark.parametrize("grouped_sdpa", [False, True], ids=["", "grouped_query_sdpa"])
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_log_probs_entropies_and_gradients_equal_the_padded_forward(model, grouped_batch, layout):
+def test_log_probs_entropies_and_gradients_equal_the_padded_forward(model, grouped_batch, layout, grouped_sdpa,
+                                                                     monkeypatch):
+    """Also with grouped key/value heads handed to sdpa as they are, as CPU workers run it
+    (`maxrl.utils.cpu_process.use_grouped_query_sdpa`), against the padded forward without that."""
+    monkeypatch.delenv("TRANSFORMERS_SDPA_FORCE_GQA", raising=False)
     expected = forward_and_gradients(model, grouped_batch, ForwardOptions())
+    if grouped_sdpa:
+        monkeypatch.setenv("TRANSFORMERS_SDPA_FORCE_GQA", "1")
     got = forward_and_gradients(model, grouped_batch, LAYOUTS[layout])
     for name, a, b in zip(("log_probs", "entropy", "gradient"), got, expected):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)

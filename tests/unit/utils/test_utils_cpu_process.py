@@ -1,5 +1,6 @@
-"""Keeping freed memory: a process that frees and reallocates large tensors stops faulting most pages in."""
+"""CPU worker process settings: kept freed memory stops page faults on reallocation; grouped-query sdpa is asked for."""
 
+import os
 import subprocess
 import sys
 
@@ -8,7 +9,7 @@ import pytest
 CHURN = """
 import resource, sys
 import torch
-from maxrl.utils.cpu_memory import keep_freed_memory
+from maxrl.utils.cpu_process import keep_freed_memory
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 torch.set_num_threads(1)
@@ -33,3 +34,14 @@ def _page_faults(mode: str) -> int:
 def test_kept_memory_is_reused_without_faulting_it_in_again():
     default, kept = _page_faults("default"), _page_faults("keep")
     assert kept * 10 < default, f"page faults: {default} by default, {kept} with freed memory kept"
+
+
+def test_grouped_query_sdpa_is_asked_for_unless_the_user_chose(monkeypatch):
+    from maxrl.utils.cpu_process import use_grouped_query_sdpa
+
+    monkeypatch.delenv("TRANSFORMERS_SDPA_FORCE_GQA", raising=False)
+    use_grouped_query_sdpa()
+    assert os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] == "1"
+    monkeypatch.setenv("TRANSFORMERS_SDPA_FORCE_GQA", "0")
+    use_grouped_query_sdpa()
+    assert os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] == "0"
