@@ -28,7 +28,7 @@ import torch
 
 from benchmarks.stats import Comparison, compare, summarize
 from benchmarks.trl import workload
-from benchmarks.trl.inputs import ComparisonInputs
+from benchmarks.trl.inputs import ComparisonInputs, prompt_batch
 from benchmarks.trl.maxrl_side import PADDED, maxrl_overrides
 from maxrl.data.batch import Batch
 
@@ -59,13 +59,7 @@ def variable_length_batch(tokenizer, seed: int = SEED) -> Batch:
     with fixed random advantages; every field the update needs except ``old_log_probs``."""
     from maxrl.workers.rollout.base import assemble_rollout
 
-    prompts_text = workload.prompt_texts()[: workload.PROMPTS_PER_STEP]
-    prompt_ids = torch.tensor(tokenizer(prompts_text, add_special_tokens=False)["input_ids"])
-    prompts = Batch({
-        "input_ids": prompt_ids,
-        "attention_mask": torch.ones_like(prompt_ids),
-        "position_ids": torch.arange(prompt_ids.shape[1]).expand_as(prompt_ids).clone(),
-    }).repeat(workload.SAMPLES_PER_PROMPT)
+    prompts = prompt_batch(tokenizer).repeat(workload.SAMPLES_PER_PROMPT)
     samples = len(prompts)
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.randint(MIN_RESPONSE, MAX_RESPONSE + 1, (samples,), generator=generator)

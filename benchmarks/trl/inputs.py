@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchmarks.trl import workload
 
-__all__ = ["ComparisonInputs", "build_inputs", "prompt_rows"]
+__all__ = ["ComparisonInputs", "build_inputs", "prompt_batch", "prompt_rows"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +38,16 @@ def build_inputs(root: Path) -> ComparisonInputs:
     model_dir = workload.build_model_dir(root / "model")
     train_file = write_parquet(prompt_rows(), root / "data" / "train.parquet")
     return ComparisonInputs(root, model_dir, train_file)
+
+
+def prompt_batch(tokenizer):
+    """One step's prompts (the first `workload.PROMPTS_PER_STEP`) as a worker receives them: token ids, an
+    all-ones attention mask (every prompt is exactly `workload.PROMPT_TOKENS` long) and positions."""
+    import torch
+
+    from maxrl.data.batch import Batch
+
+    texts = workload.prompt_texts()[: workload.PROMPTS_PER_STEP]
+    ids = torch.tensor(tokenizer(texts, add_special_tokens=False)["input_ids"])
+    return Batch({"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                  "position_ids": torch.arange(ids.shape[1]).expand_as(ids).clone()})

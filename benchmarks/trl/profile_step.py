@@ -25,19 +25,11 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from benchmarks.trl import workload
-from benchmarks.trl.inputs import build_inputs
+from benchmarks.trl.inputs import build_inputs, prompt_batch
 from benchmarks.trl.maxrl_side import maxrl_overrides
 from maxrl.data.batch import Batch
 
 __all__ = ["main"]
-
-
-def _prompts(tokenizer) -> Batch:
-    ids = torch.tensor(tokenizer(workload.prompt_texts()[: workload.PROMPTS_PER_STEP],
-                                 add_special_tokens=False)["input_ids"])
-    return Batch({"input_ids": ids, "attention_mask": torch.ones_like(ids),
-                  "position_ids": torch.arange(ids.shape[1]).expand_as(ids).clone()})
 
 
 def _page_faults() -> int:
@@ -82,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         dist.init_process_group("gloo", store=dist.FileStore(str(Path(scratch) / "store"), 1), rank=0, world_size=1)
         try:
             worker = ActorRolloutRefWorker(config)
-            prompts = _prompts(load_tokenizer(str(inputs.model_dir)))
+            prompts = prompt_batch(load_tokenizer(str(inputs.model_dir)))
             for step in range(2):
                 _step(worker, prompts, step)
             if args.profile is None:

@@ -1,7 +1,7 @@
 """Settings of a CPU worker process that make the same computation faster.
 
-**Freed memory kept** (`keep_freed_memory`). PyTorch's CPU allocator is plain ``malloc``/``free``. glibc serves a large tensor (more than a few
-hundred KiB) from fresh ``mmap`` pages and gives them back to the kernel when it is freed, so the next
+**Freed memory kept** (`keep_freed_memory`). PyTorch's CPU allocator is plain ``malloc``/``free``.
+glibc serves a large tensor (more than a few hundred KiB) from fresh ``mmap`` pages and gives them back to the kernel when it is freed, so the next
 tensor of that size faults every 4 KiB page in again and the kernel zeroes it: a training step of the
 4M-parameter benchmark model took about 130 thousand page faults (7 with memory kept;
 `python -m benchmarks.trl.profile_step` prints the count). Asking malloc to keep what is freed (no
@@ -13,7 +13,8 @@ the process just does not shrink between steps. CUDA tensors have their own cach
 than query heads, transformers copies the keys and values once per query head before calling sdpa
 whenever it passes a mask, because CUDA's fused kernels take no mask with grouped heads. torch's CPU
 kernel takes the groups itself (``enable_gqa``), with the same result and without the copies or the
-sum of their gradients: an update of the TRL benchmark's work takes 4% less time. transformers reads
+sum of their gradients: an update of the TRL benchmark's work took 1.25 s instead of 1.30 s
+(`python -m benchmarks.trl.profile_step`; ``TRANSFORMERS_SDPA_FORCE_GQA=0`` gives the copying path). transformers reads
 ``TRANSFORMERS_SDPA_FORCE_GQA`` at every call; a release without it ignores it.
 """
 

@@ -99,9 +99,10 @@ class RowLengths:
 
 OVERHEAD_SHARE = 16
 """A micro-batch is charged 1/16 of the budget in token positions beyond the ones it computes: what one
-more forward and backward costs besides its tokens (on a GPU, FSDP's gather of every layer's parameters,
-about a thousand tokens' compute for a 1.5B model at verl's usual 16-24k budgets; on CPU, about 10 ms of
-Python and dispatch, some 60 tokens of the TRL benchmark's model at a 5k budget). More micro-batches pay
+more forward and backward costs besides its tokens. These are estimates, not measurements: on a GPU,
+FSDP's gather of every layer's parameters, about a thousand tokens' compute for a 1.5B model at verl's
+usual 16-24k budgets; on CPU, Python and dispatch, estimated at some 10 ms (about 60 tokens of the TRL
+benchmark's model) from the variable-length update's time at 5 and at 12 micro-batches. More micro-batches pay
 when they save more padding than that."""
 
 
@@ -115,19 +116,20 @@ def _cheapest_cut(lengths: RowLengths, order: list[int], max_tokens: int) -> lis
     so a micro-batch's longest row is its first and its cost grows as it reaches back."""
     overhead = max_tokens // OVERHEAD_SHARE
     shared = lengths.prompt_ids is not None
-    setting = [int(lengths.response[row]) if shared else int(lengths.prompt[row] + lengths.response[row])
-               for row in order]
+    index = torch.tensor(order, dtype=torch.long)  # per-row values as lists: the loops below are hot
+    setting = (lengths.response if shared else lengths.prompt + lengths.response)[index].tolist()
+    prompt_of = lengths.prompt_ids[index].tolist() if shared else []
+    prompt_length = lengths.prompt[index].tolist()
     best: list[tuple[int, int, int]] = [(0, 0, 0)]  # per prefix length: (total, costliest, start of last cut)
     for end in range(1, len(order) + 1):
         prompts: set[int] = set()
         longest_prompt, choice = 0, None
         for start in range(end - 1, -1, -1):
-            row = order[start]
             rows = end - start
             cost = rows * setting[start]
             if shared:
-                prompts.add(int(lengths.prompt_ids[row]))
-                longest_prompt = max(longest_prompt, int(lengths.prompt[row]))
+                prompts.add(prompt_of[start])
+                longest_prompt = max(longest_prompt, prompt_length[start])
                 cost += len(prompts) * longest_prompt
             if cost > max_tokens and rows > 1:
                 break

@@ -27,6 +27,7 @@ from maxrl.data.batch import Batch
 from maxrl.workers.batch_sizes import chunk_sizes
 from maxrl.workers.hf_model import cache_keyword, load_causal_lm, pad_token_id, parse_dtype
 from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams, assemble_rollout
+from maxrl.workers.rollout.kv_buffers import KeyValueBuffers
 from maxrl.workers.rollout.registry import register_rollout
 from maxrl.workers.rollout.sampling import sample_next_tokens
 from maxrl.workers.rollout.shared_prompt_decoding import (
@@ -39,30 +40,16 @@ __all__ = ["HFRollout"]
 
 
 class _GrowInPlace:
-    """Replaces a cache layer's `update` during decoding: new keys and values are written into buffers
-    allocated once for the whole response, instead of concatenated onto a copy of the cache at every
-    token (that copy was a quarter of the decoding time of a small model). The layer's ``keys`` and
-    ``values`` stay views of the filled part, as the model's attention expects."""
+    """Replaces a cache layer's `update` during decoding: new keys and values go into `KeyValueBuffers`
+    instead of a copy of the cache per token; the layer's ``keys`` and ``values`` stay views of the filled
+    part."""
 
     def __init__(self, layer, extra_tokens: int):
-        batch, heads, self.length, _ = layer.keys.shape
         self.layer = layer
-        self.buffers = []
-        for filled in (layer.keys, layer.values):
-            buffer = filled.new_empty(batch, heads, self.length + extra_tokens, filled.shape[-1])
-            buffer[:, :, : self.length] = filled
-            self.buffers.append(buffer)
-        self._expose()
-
-    def _expose(self) -> None:
-        self.layer.keys, self.layer.values = (buffer[:, :, : self.length] for buffer in self.buffers)
+        self.buffers = KeyValueBuffers(layer.keys, layer.values, extra_tokens)
 
     def __call__(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        end = self.length + key_states.shape[-2]
-        self.buffers[0][:, :, self.length: end] = key_states
-        self.buffers[1][:, :, self.length: end] = value_states
-        self.length = end
-        self._expose()
+        self.layer.keys, self.layer.values = self.buffers.append(key_states, value_states)
         return self.layer.keys, self.layer.values
 
 
