@@ -264,6 +264,28 @@ def check_added_keys(cfg: DictConfig) -> Iterator[str]:
     yield from added_key_problems(cfg)
 
 
+def check_multi_turn(cfg: DictConfig) -> Iterator[str]:
+    """With ``multi_turn.enable``: something to answer the model (tools or an interaction), and config files
+    whose every entry loads (the classes are imported here, on the driver, before anything starts)."""
+    from maxrl.agents.config_files import load_interaction_specs, load_tool_specs
+    from maxrl.data.tool_schemas import ConfigFileError
+
+    section = "actor_rollout_ref.rollout.multi_turn"
+    if not select(cfg, f"{section}.enable"):
+        return
+    tools, interactions = select(cfg, f"{section}.tool_config_path"), select(cfg, f"{section}.interaction_config_path")
+    if tools is None and interactions is None:
+        yield (f"{section}.enable=true needs {section}.tool_config_path or {section}.interaction_config_path: "
+               "without tools or an interaction, nothing answers the model and episodes are single turns")
+    for key, load in (("tool_config_path", load_tool_specs), ("interaction_config_path", load_interaction_specs)):
+        path = select(cfg, f"{section}.{key}")
+        if path is not None:
+            try:
+                load(path)
+            except ConfigFileError as error:
+                yield f"{section}.{key}: {error}"
+
+
 def check_data_sources(cfg: DictConfig) -> Iterator[str]:
     """Every ``data_source`` of the train and val files has a default scorer, so an unknown one stops the
     run now rather than when its row is first sampled. Skipped with a custom scorer (it accepts every
@@ -308,6 +330,7 @@ CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_rollout_correction,
     check_sampling,
     check_added_keys,
+    check_multi_turn,
     check_data_sources,
 )
 

@@ -6,7 +6,8 @@ column named. Items are tokenized again on access rather than kept: a million ma
 hold gigabytes of Python lists.
 
 Config keys read from the ``data`` section: ``prompt_key``, ``reward_fn_key``, ``max_prompt_length``,
-``filter_overlong_prompts``, ``truncation``, ``apply_chat_template``.
+``filter_overlong_prompts``, ``truncation``, ``apply_chat_template``, ``tool_config_path`` (the tool schemas
+the chat template shows the model in a multi-turn run, so prompt lengths include them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from maxrl.data.parquet_rows import DataError, RowFile, locate
 from maxrl.data.prompts import PromptEncoder, pad_token_id
+from maxrl.data.tool_schemas import tool_schemas
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class RLDataset(torch.utils.data.Dataset):
             apply_chat_template=bool(data_config["apply_chat_template"]),
             max_prompt_length=self.max_prompt_length,
             truncation=data_config["truncation"],
+            tools=tool_schemas(tool_config) if (tool_config := data_config.get("tool_config_path")) else None,
         )
         self.pad_token_id = pad_token_id(tokenizer)
         filter_overlong = bool(data_config["filter_overlong_prompts"])

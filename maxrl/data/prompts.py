@@ -12,12 +12,13 @@ TRUNCATION_MODES = ("error", "left", "right", "middle")
 class PromptEncoder:
     """Chat messages -> prompt text -> token ids, cut to ``max_prompt_length`` as ``truncation`` says.
 
-    With ``apply_chat_template`` the tokenizer's chat template renders the messages and appends the
-    generation prompt; without it the messages' contents are concatenated as they are (the maze prompt is
+    With ``apply_chat_template`` the tokenizer's chat template renders the messages (and the tool schemas
+    `tools`, for multi-turn tool use) and appends the generation prompt; without it the messages' contents are concatenated as they are (the maze prompt is
     a word sequence that already holds its own ``<bos>``). Either way no special tokens are added on top.
     """
 
-    def __init__(self, tokenizer, apply_chat_template: bool, max_prompt_length: int, truncation: str):
+    def __init__(self, tokenizer, apply_chat_template: bool, max_prompt_length: int, truncation: str,
+                 tools: list[dict] | None = None):
         if truncation not in TRUNCATION_MODES:
             raise ValueError(f"data.truncation={truncation!r}: choose one of {TRUNCATION_MODES}")
         if (
@@ -35,10 +36,13 @@ class PromptEncoder:
         self.apply_chat_template = apply_chat_template
         self.max_prompt_length = max_prompt_length
         self.truncation = truncation
+        self.tools = tools or None
 
     def text(self, messages: list[dict]) -> str:
         if self.apply_chat_template:
-            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            return self.tokenizer.apply_chat_template(
+                messages, tools=self.tools, add_generation_prompt=True, tokenize=False
+            )
         return "".join(message["content"] for message in messages)
 
     def token_counts(self, texts: list[str]) -> list[int]:

@@ -43,8 +43,9 @@ FINAL_NUMBER_SOURCES = (
 )
 #: ``data_source`` prefixes scored by math-verify.
 MATH_PREFIXES = ("aime", "dapo", "deepmath-103k")
-#: ``data_source`` prefixes scored by the maze verifier.
+#: ``data_source`` prefixes scored by the maze verifier (``maze_attempts``: its last attempt, multi-turn).
 MAZE_PREFIXES = ("maze",)
+MAZE_ATTEMPTS_PREFIX = "maze_attempts"
 
 
 def _math_score(data_source, solution_str, ground_truth, extra_info):
@@ -60,6 +61,10 @@ def _final_number_score(data_source, solution_str, ground_truth, extra_info):
 
 
 def _maze_score(data_source, solution_str, ground_truth, extra_info):
+    if data_source.startswith(MAZE_ATTEMPTS_PREFIX):
+        from maxrl.tasks.maze.attempts import compute_attempts_score
+
+        return compute_attempts_score(solution_str, ground_truth, extra_info)
     from maxrl.tasks.maze import compute_score
 
     return compute_score(solution_str, ground_truth, extra_info)
@@ -112,6 +117,7 @@ def _warm_up() -> None:
     """Import every route's scorer and prime math-verify, so no item's time limit pays for it."""
     import maxrl.rewards.final_number  # noqa: F401
     import maxrl.tasks.maze  # noqa: F401
+    import maxrl.tasks.maze.attempts  # noqa: F401
     from maxrl.rewards import math_verify_score
 
     math_verify_score.warm_up()

@@ -19,6 +19,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from maxrl.config import MAIN_CONFIG
+from maxrl.utils.tokenizer_folder import load_tokenizer
 
 # torch, Ray and the model code are imported inside the functions that need them, after the config checks,
 # so that `--cfg job` comes back in a second and config errors in two.
@@ -74,25 +75,6 @@ def worker_config(config: DictConfig, total_steps: int) -> DictConfig:
     resolved.actor_rollout_ref.actor.optim.total_training_steps = total_steps
     resolved.critic.optim.total_training_steps = total_steps
     return resolved
-
-
-def load_tokenizer(path: str, trust_remote_code: bool = False):
-    """The tokenizer in folder `path`, of the class its ``tokenizer_config.json`` declares.
-
-    transformers 5's `AutoTokenizer` swaps a generic fast tokenizer for the model type's own class when the
-    folder's ``config.json`` is, e.g., a Qwen2 (so the maze's 32-word tokenizer beside a small Qwen2 would be
-    read as Qwen2's byte-level BPE and turn a maze prompt into one token). A folder that declares the generic
-    class gets exactly that class; any other goes through `AutoTokenizer`.
-    """
-    import json
-
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    config_file = Path(path) / "tokenizer_config.json"
-    declared = json.loads(config_file.read_text()).get("tokenizer_class") if config_file.is_file() else None
-    if declared in ("PreTrainedTokenizerFast", "TokenizersBackend"):
-        return PreTrainedTokenizerFast.from_pretrained(path)
-    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
 
 
 def dataset_class(config: DictConfig) -> type:

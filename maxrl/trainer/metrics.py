@@ -39,9 +39,10 @@ def masked_values(token_values: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
 
 def compute_data_metrics(batch: Mapping[str, torch.Tensor], max_response_length: int) -> dict[str, float]:
     """verl's data metrics: scores, rewards, advantages, returns, prompt and response lengths."""
-    response_mask = batch["response_mask"]
-    response_length = response_mask.sum(dim=-1).float()
-    prompt_length = batch["attention_mask"].sum(dim=-1).float() - response_length
+    response_mask = batch["response_mask"]  # the model's tokens (a multi-turn response also holds inserted ones)
+    response_columns = response_mask.shape[-1]
+    response_length = batch["attention_mask"][:, -response_columns:].sum(dim=-1).float()
+    prompt_length = batch["attention_mask"][:, :-response_columns].sum(dim=-1).float()
     max_prompt_length = batch["prompts"].shape[-1]
     metrics: dict[str, float] = {}
     metrics |= _stats("critic/score", sequence_sum(batch["token_level_scores"], response_mask))

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from maxrl.agents.metrics import episode_metrics
+from maxrl.agents.records import episode_records, write_episodes
 from maxrl.algorithms import build_kl_controller, compute_advantage, get_advantage_spec
 from maxrl.config.checks import as_list, validation_ks
 from maxrl.config.choices import CRITIC_VALUES, GREEDY_BASELINES
@@ -119,6 +121,7 @@ class RayPPOTrainer:
         self.recompute_old_log_prob, why = old_log_prob_pass(config, self.batch_sizes)
         logger.info("old-log-prob pass %s: %s", "on" if self.recompute_old_log_prob else "skipped", why)
         self.val_ks = validation_ks(config)
+        self.multi_turn = config.actor_rollout_ref.rollout.multi_turn
         self.pipeline = None  # with a rollout group: it samples, steps ahead of the update
         if rollout_group is not None:
             max_staleness = int(config.trainer["async"].max_staleness)  # "async" is a Python keyword
@@ -280,7 +283,7 @@ class RayPPOTrainer:
         return batch.reorder(order), metrics
 
     def _score(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
-        scored = score_batch(batch, self.tokenizer, self.reward_manager)
+        scored = score_batch(batch, self.tokenizer, self.reward_manager, self.multi_turn.turn_rewards)
         batch = batch.union(Batch({"token_level_scores": scored.token_level_scores}))
         success = success_of(scored.scores, scored.extras)
         metrics = pass_rate_metrics(batch["uid"], batch["data_source"], success, "train") | scored.metrics
@@ -291,7 +294,9 @@ class RayPPOTrainer:
         if self.config.trainer.rollout_data_dir:
             path = Path(self.config.trainer.rollout_data_dir) / f"step_{self.global_step}.jsonl"
             write_samples(path, decode_prompts(batch, self.tokenizer), scored, batch["uid"])
-        return batch, metrics
+        if self.multi_turn.enable:  # for the rollout viewer (python -m maxrl.agents.viewer)
+            write_episodes(self.run_dir, self.global_step, episode_records(batch, self.tokenizer, scored.scores))
+        return batch, metrics | episode_metrics(batch)
 
     def _old_log_prob(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
         """The trainer's log-probs of the sampled tokens (the PPO ratio's denominator) and their gap to the

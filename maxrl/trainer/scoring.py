@@ -1,6 +1,10 @@
 """Turning generated token ids into rewards: decode, score with the reward manager, place on the last token.
 
-Used by both the training step and validation, so both score exactly the same way.
+Used by both the training step and validation, so both score exactly the same way. A multi-turn episode's
+response holds the environment's inserted tokens too (attended, not trained): the scorer reads the whole
+response, verl's ``solution_str``, and the reward goes on the last token the model generated. The episode's
+tool rewards and interaction scores (``turn_rewards``) are added: summed onto that token, or left on the
+token of each turn (``multi_turn.turn_rewards=turn_end``); either way they count in the episode's score.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ class Scored:
 
 
 def response_lengths(batch: Batch) -> torch.Tensor:
-    return batch["response_mask"].sum(dim=-1).long()
+    """Real response tokens per row (the model's and, in an episode, the environment's)."""
+    return batch["attention_mask"][:, -batch["responses"].shape[1]:].sum(dim=-1).long()
+
+
+def last_generated_positions(response_mask: torch.Tensor) -> torch.Tensor:
+    """Per row, the column of the last token the model generated (-1 for a row without any)."""
+    columns = torch.arange(response_mask.shape[1], device=response_mask.device)
+    return torch.where(response_mask.bool(), columns, -1).max(dim=-1).values
 
 
 def decode_responses(batch: Batch, tokenizer) -> list[str]:
@@ -45,9 +56,10 @@ def decode_prompts(batch: Batch, tokenizer) -> list[str]:
     return [tokenizer.decode(row[mask].tolist()) for row, mask in zip(batch["prompts"], prompt_mask)]
 
 
-def score_batch(batch: Batch, tokenizer, reward_manager) -> Scored:
-    """Score every sample of a generated batch with the run's reward manager. A ``RewardError`` (an invalid
-    reward, too many failures) stops the run, naming the sample's prompt index as well."""
+def score_batch(batch: Batch, tokenizer, reward_manager, turn_rewards: str = "last_token") -> Scored:
+    """Score every sample of a generated batch with the run's reward manager, plus an episode's
+    ``turn_rewards`` placed as `turn_rewards` says. A ``RewardError`` (an invalid reward, too many failures)
+    stops the run, naming the sample's prompt index as well."""
     texts = decode_responses(batch, tokenizer)
     lengths = response_lengths(batch)
     try:
@@ -65,8 +77,16 @@ def score_batch(batch: Batch, tokenizer, reward_manager) -> Scored:
         ) from None
     scores = np.asarray(result.scores, dtype=np.float64)
     token_level_scores = torch.zeros(batch["responses"].shape, dtype=torch.float32)
-    rows = torch.nonzero(lengths > 0).squeeze(-1)
-    token_level_scores[rows, lengths[rows] - 1] = torch.as_tensor(scores, dtype=torch.float32)[rows]
+    last = last_generated_positions(batch["response_mask"])
+    rows = torch.nonzero(last >= 0).squeeze(-1)
+    token_level_scores[rows, last[rows]] = torch.as_tensor(scores, dtype=torch.float32)[rows]
+    if "turn_rewards" in batch:
+        episode_rewards = batch["turn_rewards"].float()
+        if turn_rewards == "last_token":
+            token_level_scores[rows, last[rows]] += episode_rewards.sum(dim=-1)[rows]
+        else:
+            token_level_scores += episode_rewards
+        scores = scores + episode_rewards.sum(dim=-1).double().numpy()
     return Scored(scores, dict(result.extras), dict(result.metrics), texts, token_level_scores)
 
 

@@ -35,6 +35,9 @@ CONSOLE_HEADLINE = {
     "actor/grad_norm": "grad_norm",
     "actor/entropy": "entropy",
     "response_length/mean": "resp_len",
+    "multi_turn/assistant_turns/mean": "turns",
+    "multi_turn/tool_call_rate": "tool_rate",
+    "multi_turn/truncated_ratio": "truncated",
     "perf/throughput": "tok/s/dev",
     "timing_s/step": "step_s",
 }

@@ -7,7 +7,9 @@ import inspect
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
+
+from maxrl.utils import tokenizer_folder
 
 __all__ = ["cache_keyword", "load_causal_lm", "load_tokenizer", "pad_token_id", "parse_dtype", "saved_dtype"]
 
@@ -56,11 +58,8 @@ def saved_dtype(model_cfg: DictConfig) -> torch.dtype:
 
 
 def load_tokenizer(model_cfg: DictConfig):
-    """The tokenizer at ``model_cfg.tokenizer_path`` (default: the model folder)."""
-    return AutoTokenizer.from_pretrained(
-        model_cfg.tokenizer_path or model_cfg.path,
-        trust_remote_code=bool(model_cfg.trust_remote_code),
-    )
+    """The tokenizer at ``model_cfg.tokenizer_path`` (default: the model folder), as the driver loads it."""
+    return tokenizer_folder.load_tokenizer(model_cfg.tokenizer_path or model_cfg.path, bool(model_cfg.trust_remote_code))
 
 
 def pad_token_id(tokenizer) -> int:

@@ -38,5 +38,6 @@ class DataConfig:
         one_of(*TRUNCATION_MODES),
     )
     apply_chat_template: bool = knob("true: tokenizer chat template + generation prompt; false: raw message text")
+    tool_config_path: str | None = knob("tool schemas rendered into prompts (multi-turn)")
     dataloader_num_workers: int = knob("loader worker processes (0 = in the driver)", non_negative_int)
     custom_cls: CustomDatasetConfig = section(CustomDatasetConfig, "your own dataset class")

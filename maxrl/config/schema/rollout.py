@@ -4,24 +4,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maxrl.config.schema.fields import equals, fraction, knob, non_negative, one_of, positive_int, section
+from maxrl.agents.settings import TRUNCATE_SIDES, TURN_REWARD_PLACEMENTS
+from maxrl.agents.tool_calls import CALL_PARSERS
+from maxrl.config.schema.fields import fraction, knob, non_negative, one_of, positive, positive_int, section
 from maxrl.config.schema.training import DTYPES
 
 
 @dataclass
 class MultiTurnConfig:
-    enable: bool = knob(
-        "true is refused: maxrl's rollouts are single-turn",
-        equals(False, "maxrl's rollouts are single-turn (multi-turn tool/interaction rollouts do not exist yet)"),
+    enable: bool = knob("true: every sample is an episode of the agent loop (maxrl.agents)")
+    max_assistant_turns: int | None = knob("model turns per episode; null = until the response budget", positive_int)
+    max_user_turns: int | None = knob(
+        "environment turns (tool results, interaction replies) per episode; null = no limit", positive_int
     )
-    max_assistant_turns: int | None = knob("verl: assistant turns per sample")
-    max_user_turns: int | None = knob("verl: user turns per sample")
-    max_parallel_calls: int = knob("verl: tool calls per turn")
-    max_tool_response_length: int = knob("verl: tokens kept of a tool response")
-    tool_response_truncate_side: str = knob("verl: left | middle | right")
-    tool_config_path: str | None = knob("verl: tool definitions")
-    interaction_config_path: str | None = knob("verl: interaction definitions")
-    format: str = knob("verl: tool-call format")
+    max_parallel_calls: int = knob("tool calls run per model turn; more are answered with an error", positive_int)
+    max_tool_response_length: int = knob("characters kept of a tool's answer", positive_int)
+    tool_response_truncate_side: str = knob(
+        "which part of a long tool answer is kept: left (start) | middle (both ends) | right (end)",
+        one_of(*TRUNCATE_SIDES),
+    )
+    tool_config_path: str | None = knob("verl-format tool config (tools: class_name, config, tool_schema)")
+    interaction_config_path: str | None = knob(
+        "verl-format interaction config (interaction: name, class_name, config)"
+    )
+    format: str = knob(
+        "tool-call format in the model's text: hermes (<tool_call>{json}</tool_call>)", one_of(*CALL_PARSERS)
+    )
+    call_timeout_s: float = knob(
+        "time limit of one tool or interaction call; past it the model gets an error", positive
+    )
+    call_workers: int = knob("processes per rollout worker that run tool and interaction calls", positive_int)
+    turn_rewards: str = knob(
+        "tool rewards and interaction scores: summed on the last model token | turn_end (each on its turn's "
+        "last token)",
+        one_of(*TURN_REWARD_PLACEMENTS),
+    )
 
 
 @dataclass
@@ -83,7 +100,7 @@ class RolloutConfig:
         positive_int, added=True,
     )
     multi_turn: MultiTurnConfig = section(
-        MultiTurnConfig, "verl's multi-turn (tool / interaction) rollouts: the keys are accepted, enable must stay false"
+        MultiTurnConfig, "multi-turn episodes with tools and interactions (docs/multi_turn.md)"
     )
     val_kwargs: ValidationSamplingConfig = section(
         ValidationSamplingConfig, "sampling for validation (each validation prompt sampled val_kwargs.n times)"

@@ -32,7 +32,7 @@ class _Board:
 
 
 @lru_cache(maxsize=4096)
-def _board(ground_truth: str) -> _Board:
+def parse_board(ground_truth: str) -> _Board:
     """Parse the ground truth once per maze: RL scores many responses to the same prompt."""
     parsed = parse_grid(ground_truth)
     path = shortest_path(parsed.to_array(), parsed.start, parsed.goal)
@@ -54,16 +54,23 @@ def response_actions(solution_str: str) -> list[str] | None:
 
 def walk(board: _Board, actions: list[str]) -> tuple[bool, int]:
     """Walk from START; return (reached GOAL, number of moves made until stopping)."""
+    solved, moves, _ = walk_until_stopped(board, actions)
+    return solved, moves
+
+
+def walk_until_stopped(board: _Board, actions: list[str]) -> tuple[bool, int, bool]:
+    """Walk from START; return (reached GOAL, moves made until stopping, whether the last of them left the
+    grid or entered a wall)."""
     rows, cols = len(board.walls), len(board.walls[0])
     r, c = board.start
     for moves, action in enumerate(actions, start=1):
         dr, dc = ACTIONS[action]
         r, c = r + dr, c + dc
         if not (0 <= r < rows and 0 <= c < cols) or board.walls[r][c]:
-            return False, moves
+            return False, moves, True
         if (r, c) == board.goal:
-            return True, moves
-    return False, len(actions)
+            return True, moves, False
+    return False, len(actions), False
 
 
 def compute_score(solution_str: str, ground_truth: str, extra_info: dict | None = None) -> dict[str, float]:
@@ -73,7 +80,7 @@ def compute_score(solution_str: str, ground_truth: str, extra_info: dict | None 
     ``path_length`` (moves made before stopping; 0 for a malformed response) and ``optimal_length``.
     A malformed ground truth raises ValueError: that is a data bug, not a bad answer.
     """
-    board = _board(ground_truth)
+    board = parse_board(ground_truth)
     actions = response_actions(solution_str)
     solved, moves = walk(board, actions) if actions is not None else (False, 0)
     return {

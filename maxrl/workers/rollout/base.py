@@ -116,24 +116,31 @@ def stop_token_ids(model_path: str | Path, tokenizer) -> list[int]:
 
 
 def assemble_rollout(
-    prompts: Batch, responses: torch.Tensor, response_mask: torch.Tensor, rollout_log_probs: torch.Tensor
+    prompts: Batch,
+    responses: torch.Tensor,
+    response_mask: torch.Tensor,
+    rollout_log_probs: torch.Tensor,
+    response_attention: torch.Tensor | None = None,
 ) -> Batch:
     """Per-sample tensors of a rollout, given prompts already repeated to one row per sample.
 
-    ``input_ids = [prompt | response]``, ``attention_mask = [prompt mask | response_mask]`` and the response
-    positions continue from the prompt's last position one by one (also past the end of the response,
-    where the mask hides them).
+    ``input_ids = [prompt | response]`` and the response positions continue from the prompt's last position
+    one by one (also past the end of the response, where the mask hides them). ``response_mask`` marks the
+    tokens the model generated (the ones trained); ``response_attention`` marks every real response token,
+    which differs from it in a multi-turn episode, whose inserted environment tokens are attended to but
+    not trained (mask holes). ``attention_mask = [prompt mask | response_attention]``.
     """
     prompt_ids, prompt_mask, prompt_positions = (prompts[key] for key in PROMPT_FIELDS)
     steps = torch.arange(1, responses.shape[1] + 1, device=prompt_positions.device)
     response_positions = prompt_positions[:, -1:] + steps
+    attends = response_mask if response_attention is None else response_attention
     return Batch(
         {
             "prompts": prompt_ids,
             "responses": responses,
             "response_mask": response_mask.to(prompt_mask.dtype),
             "input_ids": torch.cat([prompt_ids, responses], dim=1),
-            "attention_mask": torch.cat([prompt_mask, response_mask.to(prompt_mask.dtype)], dim=1),
+            "attention_mask": torch.cat([prompt_mask, attends.to(prompt_mask.dtype)], dim=1),
             "position_ids": torch.cat([prompt_positions, response_positions], dim=1),
             "rollout_log_probs": rollout_log_probs.float(),
         }

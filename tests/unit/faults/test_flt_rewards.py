@@ -208,7 +208,8 @@ def test_unparseable_ground_truth_with_the_default_scorer_stops_the_run():
 def test_score_batch_names_the_prompt_index_of_an_invalid_reward(strict):
     responses = torch.ones(2, 3, dtype=torch.long)
     batch = Batch(
-        {"responses": responses, "response_mask": torch.ones(2, 3, dtype=torch.long)},
+        {"responses": responses, "response_mask": torch.ones(2, 3, dtype=torch.long),
+         "attention_mask": torch.ones(2, 3, dtype=torch.long)},
         {"data_source": ["ok", "nan"], "ground_truth": ["a", "a"], "extra_info": [{}, {}], "index": [7, 12]},
     )
 
