@@ -123,3 +123,43 @@ def teach(model_dir, tokenizer, conversations, steps=80, lr=1e-2, seed=0):
         optimizer.step()
     model.save_pretrained(model_dir)
     return float(loss.detach())
+
+
+TOOL_CALL = '<tool_call>{"name": "count"}</tool_call>'
+QUESTIONS = ["what is 1 + 2", "how many apples does she have left in total"]
+
+
+def teach_tool_calls(model_dir, tokenizer):
+    """Teach the tiny model in `model_dir` to call the ``count`` tool, also after a tool answer (so episodes
+    have several turns); ~25 s on 2 cores."""
+    answered = [{"role": "assistant", "content": TOOL_CALL}, {"role": "tool", "content": '{"calls": 1, "kwarg'}]
+    conversations = [([{"role": "user", "content": q}], TOOL_CALL) for q in QUESTIONS]
+    conversations.append(([{"role": "user", "content": QUESTIONS[0]}, *answered], TOOL_CALL))
+    teach(model_dir, tokenizer, conversations, steps=240, lr=1e-2)
+
+
+def sample_episodes(engine, tokenizer, root, n=4, max_tokens=320, seed=11):
+    """Episodes of the ``count`` tool (answers cut to 12 characters, at most 3 model turns) sampled by `engine`
+    through the agent loop for `QUESTIONS`, as the trainer's batch; and the loop's output."""
+    from maxrl.agents.loop import AgentLoop, left_padded
+    from maxrl.agents.settings import MultiTurnSettings
+    from maxrl.data.batch import Batch
+    from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams, assemble_rollout
+
+    tools = write_tool_config(root / "tools.yaml", ("CountingTool", "count", {}))
+    settings = MultiTurnSettings(tool_config_path=str(tools), max_assistant_turns=3, max_tool_response_length=12,
+                                 call_workers=1)
+    loop = AgentLoop(settings, tokenizer, True, tokenizer.pad_token_id)
+    messages = [[{"role": "user", "content": q}] for q in QUESTIONS]
+    ids = [tokenizer(tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False),
+                     add_special_tokens=False)["input_ids"] for m in messages]
+    prompts = left_padded(ids, tokenizer.pad_token_id).union(
+        Batch(non_tensors={"raw_prompt": messages, "extra_info": [{} for _ in messages]}))
+    sampling = SamplingParams(n=n, max_tokens=max_tokens, stop_token_ids=(tokenizer.eos_token_id,), seed=seed)
+    try:
+        out = loop.run(prompts, sampling, engine.generate)
+    finally:
+        loop.close()
+    batch = assemble_rollout(prompts.select(PROMPT_FIELDS).repeat(n), out.responses, out.trained, out.log_probs,
+                             out.attends)
+    return batch, out

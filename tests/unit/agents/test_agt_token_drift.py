@@ -10,22 +10,16 @@ the drift re-tokenizing frameworks suffer, and this test would see it. Loss term
 
 import pytest
 import torch
-from agent_helpers import teach, write_tool_config
+from agent_helpers import sample_episodes, teach_tool_calls
 
 from maxrl.agents.environment import TRUNCATION_MARK
-from maxrl.agents.loop import AgentLoop, left_padded
-from maxrl.agents.settings import MultiTurnSettings
 from maxrl.algorithms import RolloutCorrection, agg_loss, compute_policy_loss, entropy_from_logits, kl_penalty
 from maxrl.config import compose_config
-from maxrl.data.batch import Batch
 from maxrl.utils.tiny_models import build_tiny_model_dir
 from maxrl.workers.log_probs import ForwardOptions, micro_batched_log_probs, response_log_probs
 from maxrl.workers.micro_batches import MicroBatching
-from maxrl.workers.rollout.base import PROMPT_FIELDS, SamplingParams, assemble_rollout
 from maxrl.workers.rollout.hf_rollout import HFRollout
 
-CALL = '<tool_call>{"name": "count"}</tool_call>'
-QUESTIONS = ["what is 1 + 2", "how many apples does she have left in total"]
 LAYOUTS = [ForwardOptions(False, False), ForwardOptions(True, False), ForwardOptions(False, True), ForwardOptions(True, True)]
 
 
@@ -37,25 +31,9 @@ def episodes(tmp_path_factory):
     root = tmp_path_factory.mktemp("drift")
     model_dir = build_tiny_model_dir(root / "model")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    answered = [{"role": "assistant", "content": CALL}, {"role": "tool", "content": '{"calls": 1, "kwarg'}]
-    teach(model_dir, tokenizer, [([{"role": "user", "content": q}], CALL) for q in QUESTIONS]
-          + [([{"role": "user", "content": QUESTIONS[0]}, *answered], CALL)], steps=240, lr=1e-2)
-    tools = write_tool_config(root / "tools.yaml", ("CountingTool", "count", {}))
-    settings = MultiTurnSettings(tool_config_path=str(tools), max_assistant_turns=3, max_tool_response_length=12,
-                                 call_workers=1)
+    teach_tool_calls(model_dir, tokenizer)
     config = compose_config([f"actor_rollout_ref.model.path={model_dir}", "actor_rollout_ref.rollout.dtype=fp32"])
-    engine = HFRollout(config, tokenizer, "cpu", seed=0)
-    loop = AgentLoop(settings, tokenizer, True, tokenizer.pad_token_id)
-    messages = [[{"role": "user", "content": q}] for q in QUESTIONS]
-    ids = [tokenizer(tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False),
-                     add_special_tokens=False)["input_ids"] for m in messages]
-    prompts = left_padded(ids, tokenizer.pad_token_id).union(Batch(non_tensors={"raw_prompt": messages, "extra_info": [{}, {}]}))
-    sampling = SamplingParams(n=4, max_tokens=320, stop_token_ids=(tokenizer.eos_token_id,), seed=11)
-    try:
-        out = loop.run(prompts, sampling, engine.generate)
-    finally:
-        loop.close()
-    batch = assemble_rollout(prompts.select(PROMPT_FIELDS).repeat(4), out.responses, out.trained, out.log_probs, out.attends)
+    batch, out = sample_episodes(HFRollout(config, tokenizer, "cpu", seed=0), tokenizer, root)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     return batch, out, model, tokenizer
 
