@@ -46,6 +46,8 @@ MATH_PREFIXES = ("aime", "dapo", "deepmath-103k")
 #: ``data_source`` prefixes scored by the maze verifier (``maze_attempts``: its last attempt, multi-turn).
 MAZE_PREFIXES = ("maze",)
 MAZE_ATTEMPTS_PREFIX = "maze_attempts"
+#: ``data_source`` prefixes of the calculator tool task (``maxrl.tasks.calculator``).
+CALCULATOR_PREFIXES = ("calculator",)
 
 
 def _math_score(data_source, solution_str, ground_truth, extra_info):
@@ -70,15 +72,21 @@ def _maze_score(data_source, solution_str, ground_truth, extra_info):
     return compute_score(solution_str, ground_truth, extra_info)
 
 
+def _calculator_score(data_source, solution_str, ground_truth, extra_info):
+    from maxrl.tasks.calculator.scorer import compute_score
+
+    return compute_score(data_source, solution_str, ground_truth, extra_info)
+
+
 def known_data_sources() -> list[str]:
     """Every ``data_source`` pattern the default scorer accepts (``*`` marks a prefix)."""
-    prefixes = [f"{prefix}*" for prefix in MATH_PREFIXES + MAZE_PREFIXES]
+    prefixes = [f"{prefix}*" for prefix in MATH_PREFIXES + MAZE_PREFIXES + CALCULATOR_PREFIXES]
     return sorted(MATH_SOURCES + FINAL_NUMBER_SOURCES) + sorted(prefixes)
 
 
 def has_default_scorer(data_source) -> bool:
     return isinstance(data_source, str) and (
-        data_source.startswith(MAZE_PREFIXES + MATH_PREFIXES)
+        data_source.startswith(MAZE_PREFIXES + MATH_PREFIXES + CALCULATOR_PREFIXES)
         or data_source in MATH_SOURCES + FINAL_NUMBER_SOURCES
     )
 
@@ -86,7 +94,7 @@ def has_default_scorer(data_source) -> bool:
 def closest_known_source(data_source) -> str | None:
     """The known data source (or prefix) a misspelt one most resembles, for a "did you mean" hint."""
     candidates = list(MATH_SOURCES + FINAL_NUMBER_SOURCES)
-    candidates += [prefix + "*" for prefix in MATH_PREFIXES + MAZE_PREFIXES]
+    candidates += [prefix + "*" for prefix in MATH_PREFIXES + MAZE_PREFIXES + CALCULATOR_PREFIXES]
     found = difflib.get_close_matches(str(data_source), candidates, n=1, cutoff=0.5)
     if not found:  # "gsm8k" for "openai/gsm8k": compare with the part after the last slash too
         tails = {source.rsplit("/", 1)[-1]: source for source in MATH_SOURCES}
@@ -99,6 +107,8 @@ def route(data_source: str):
     if data_source in FINAL_NUMBER_SOURCES:
         return _final_number_score
     if has_default_scorer(data_source):
+        if data_source.startswith(CALCULATOR_PREFIXES):
+            return _calculator_score
         return _maze_score if data_source.startswith(MAZE_PREFIXES) else _math_score
     raise ValueError(
         f"no default scorer for data_source {data_source!r}. Known data sources: "
@@ -117,6 +127,7 @@ def _warm_up() -> None:
     """Import every route's scorer and prime math-verify, so no item's time limit pays for it."""
     import maxrl.rewards.final_number  # noqa: F401
     import maxrl.tasks.maze  # noqa: F401
+    import maxrl.tasks.calculator.scorer  # noqa: F401
     import maxrl.tasks.maze.attempts  # noqa: F401
     from maxrl.rewards import math_verify_score
 

@@ -1,6 +1,7 @@
 """One validation pass: sample ``val_kwargs.n`` responses per validation prompt, score, summarise, record.
 
-The metrics are those of `maxrl.trainer.val_metrics`; the per-prompt success counts go to
+The metrics are those of `maxrl.trainer.val_metrics` (and, for multi-turn episodes, those of
+`maxrl.agents.metrics` as ``val-multi_turn/*``: the tool-call rate of the evaluated policy); the per-prompt success counts go to
 ``<run folder>/validation/step_<N>.json`` and, with ``trainer.log_val_generations = G``, the first G
 samples go to ``<run folder>/validation/generations_step_<N>.jsonl`` (from the first validation batch).
 """
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maxrl.agents.episode import EPISODE_FIELDS
+from maxrl.agents.metrics import episode_metrics
 from maxrl.data.batch import Batch
 from maxrl.trainer.scoring import decode_prompts, score_batch, write_samples
 from maxrl.trainer.val_metrics import VALIDATION_DIR, validation_metrics, write_counts
@@ -36,7 +39,7 @@ def validate(
     log_generations: int = 0,
 ) -> dict[str, float]:
     """Generate, score and summarise the validation set; write the counts file; return the metrics."""
-    sources, uids, scores, extras, metrics = [], [], [], [], {}
+    sources, uids, scores, extras, episodes, metrics = [], [], [], [], [], {}
     for batch_index, batch_dict in enumerate(prompt_batches):
         prompts = Batch.from_dict(batch_dict)
         uid = np.array([f"val-{batch_index}-{i}" for i in range(len(prompts))], dtype=object)
@@ -47,6 +50,8 @@ def validate(
         uids.append(samples["uid"])
         scores.append(scored.scores)
         extras.append(scored.extras)
+        if EPISODE_FIELDS[0] in samples:
+            episodes.append(samples.select(["responses", "response_mask", "attention_mask", *EPISODE_FIELDS]))
         for name, value in scored.metrics.items():
             metrics[f"val-aux/{name}"] = metrics.get(f"val-aux/{name}", 0.0) + float(value)
         if batch_index == 0 and log_generations:
@@ -59,6 +64,8 @@ def validate(
     summary, counts = validation_metrics(
         np.concatenate(sources), np.concatenate(uids), np.concatenate(scores), _concat_extras(extras), ks
     )
+    if episodes:
+        summary |= {f"val-{name}": value for name, value in episode_metrics(Batch.concat(episodes)).items()}
     write_counts(run_dir, step, counts)
     logger.info("validation at step %d: %s", step, {k: round(v, 4) for k, v in summary.items() if k.startswith("val/")})
     return metrics | summary
