@@ -126,8 +126,8 @@ def default_compute_score(data_source: str, solution_str: str, ground_truth, ext
 def _warm_up() -> None:
     """Import every route's scorer and prime math-verify, so no item's time limit pays for it."""
     import maxrl.rewards.final_number  # noqa: F401
-    import maxrl.tasks.maze  # noqa: F401
     import maxrl.tasks.calculator.scorer  # noqa: F401
+    import maxrl.tasks.maze  # noqa: F401
     import maxrl.tasks.maze.attempts  # noqa: F401
     from maxrl.rewards import math_verify_score
 
