@@ -104,14 +104,21 @@ def _padded_forward(model, batch: Batch, temperature: float, with_entropy: bool,
     return _log_probs_and_entropy(logits, responses, temperature, with_entropy, entropy_grad)
 
 
+def _leaf(value: torch.Tensor) -> torch.Tensor:
+    """A detached copy of `value` that collects its gradient, or `value` itself when it has no graph."""
+    return value.detach().requires_grad_() if value.requires_grad else value
+
+
 class PromptPass:
     """Each distinct prompt of a batch run through the model once; its keys and values (and the logits at
     its last position, which predict the first response token) serve every sample of that prompt.
 
-    With ``reusable=True`` under autograd, the pass's outputs are handed out as detached leaves that
-    collect the gradients of every micro-batch drawn from them, and `backward` then sends the collected
-    gradients through the prompt pass once: the same gradient as backpropagating each micro-batch through
-    its own prompt pass, summed in another order. Otherwise the outputs are used as they are (one graph)."""
+    With ``reusable=True`` under autograd, the pass's outputs that require grad are handed out as detached
+    leaves that collect the gradients of every micro-batch drawn from them, and `backward` then sends the
+    collected gradients through the prompt pass once: the same gradient as backpropagating each micro-batch
+    through its own prompt pass, summed in another order. Outputs without a graph (with LoRA on some
+    projections only, e.g. the first layer's keys when ``k_proj`` has no adapter) are handed out as they
+    are: nothing upstream of them trains. Otherwise the outputs are used as they are (one graph)."""
 
     def __init__(self, model: torch.nn.Module, batch: Batch, reusable: bool = False):
         prompt_length = batch["input_ids"].shape[1] - batch["responses"].shape[1]
@@ -129,7 +136,7 @@ class PromptPass:
         for layer in self._cache.layers:
             outputs += [layer.keys, layer.values]
         self._graph_outputs = outputs if reusable and torch.is_grad_enabled() else None
-        self._outputs = [value.detach().requires_grad_() for value in outputs] if self._graph_outputs else outputs
+        self._outputs = [_leaf(value) for value in outputs] if self._graph_outputs else outputs
 
     def first_logits(self, rows: torch.Tensor) -> torch.Tensor:
         """The logits predicting the first response token of each of `rows`."""
