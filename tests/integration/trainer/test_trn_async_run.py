@@ -59,7 +59,7 @@ def sync_run(workspace, ray_cluster):
 def stale_run(workspace, ray_cluster):
     run_dir = workspace / "stale1"
     run_ppo(compose_config(overrides(workspace, run_dir, *SEPARATE, "trainer.async.max_staleness=1",
-                                     "algorithm.rollout_correction.is_level=token")))
+                                     "algorithm.rollout_correction.rollout_is=token")))
     return run_dir
 
 
@@ -102,15 +102,15 @@ def test_staleness_one_trains_on_older_versions_with_correction(stale_run, sync_
     assert [rows[s]["async/policy_version_min"] for s in (1, 2, 3, 4)] == [0, 0, 1, 2]
     for step in (1, 2, 3, 4):
         assert rows[step]["timing_s/weight_sync"] > 0 and rows[step]["async/rollout_busy_s"] > 0
-        assert 0 < rows[step]["rollout_correction/weight_mean"] <= 2.0
-    assert rows[1]["rollout_correction/weight_mean"] == pytest.approx(1.0, abs=1e-5)  # on-policy fp32 step
+        assert 0 < rows[step]["rollout_corr/weight_mean"] <= 2.0
+    assert rows[1]["rollout_corr/weight_mean"] == pytest.approx(1.0, abs=1e-5)  # on-policy fp32 step
     assert rows[2]["training/rollout_probs_diff_mean"] > sync[2]["training/rollout_probs_diff_mean"]
 
 
 def test_resume_with_samples_in_flight_is_exact(stale_run, workspace):
     run_dir = workspace / "stale1_resumed"
     run_ppo(compose_config(overrides(workspace, run_dir, *SEPARATE, "trainer.async.max_staleness=1",
-                                     "algorithm.rollout_correction.is_level=token", "trainer.resume_mode=resume_path",
+                                     "algorithm.rollout_correction.rollout_is=token", "trainer.resume_mode=resume_path",
                                      f"trainer.resume_from_path={stale_run / 'global_step_2'}")))
     in_flight = load_json_state(stale_run / "global_step_2" / "trainer_state.json")["in_flight"]
     assert [entry["step"] for entry in in_flight] == [3]  # drawn by version 1, saved with the checkpoint
