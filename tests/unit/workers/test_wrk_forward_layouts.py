@@ -133,7 +133,7 @@ def prompt_once_forward_and_gradients(model, batch, options):
     calls = []
     handle = model.register_forward_pre_hook(lambda module, args: calls.append(1))
     model.zero_grad()
-    forwards = BatchForwards(model, batch, MicroBatching(max_tokens=72), options, temperature=0.7)
+    forwards = BatchForwards(model, batch, MicroBatching(max_tokens=72), options, 0.7)
     log_probs, entropy = torch.zeros(2, *batch["responses"].shape)
     for rows, micro in forwards:
         micro_log_probs, micro_entropy = forwards.log_probs(rows, micro, with_entropy=True)

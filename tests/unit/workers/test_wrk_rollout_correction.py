@@ -45,7 +45,7 @@ def batch(model, prompt_batch):
         "advantages": torch.randn(len(prompts), 1, generator=generator).expand(-1, RESPONSE_LENGTH).clone(),
     })
     with torch.no_grad():
-        current, _ = response_log_probs(model, batch, temperature=1.0)
+        current, _ = response_log_probs(model, batch, 1.0)
     return batch.union(Batch({"current": current}))
 
 
