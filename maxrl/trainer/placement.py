@@ -72,7 +72,7 @@ def check_placement(config: DictConfig, device: str) -> None:
         )
     if problems:
         raise ConfigError(problems)
-    planned = local_cluster(config, device)
+    planned = None if _ray_running() else local_cluster(config, device)
     if separate and planned is not None:
         check_cluster_fits(config, device, pools_of_trainer_size(config), planned)
     if staleness > 0 and not RolloutCorrection.from_config(config.algorithm.rollout_correction).enabled:
@@ -81,6 +81,13 @@ def check_placement(config: DictConfig, device: str) -> None:
             "on-policy: no rollout correction is set; set algorithm.rollout_correction.rollout_is=token (or "
             "sequence) to weigh them by pi_old / pi_rollout (docs/async.md)", staleness, staleness,
         )
+
+
+def _ray_running() -> bool:
+    """Whether this process is already connected to a Ray cluster, which the run then joins."""
+    import ray
+
+    return ray.is_initialized()
 
 
 def check_cluster_fits(config: DictConfig, device: str, pools: int, cluster: dict[str, float]) -> None:
