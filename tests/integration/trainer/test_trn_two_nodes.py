@@ -56,6 +56,7 @@ def test_training_across_two_nodes_resumes_exactly_and_ends_cleanly_when_a_node_
             time.sleep(1)
         assert processes_using(ray_tmp) == [], "a process of the two-node cluster outlived it"
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    (tmp_path / "report.json").write_text(json.dumps(report, indent=1))  # for a look after a failure
     head, second = report["nodes"]["head"], report["nodes"]["second"]
 
     # The two workers of a run sit on different nodes.
