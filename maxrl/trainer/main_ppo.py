@@ -147,7 +147,8 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
         workers_sharing_node,
     )
 
-    check_placement(config, resolve_device(config.trainer.device))
+    device = resolve_device(config.trainer.device)
+    check_placement(config, device)
 
     import numpy as np
     import ray
@@ -179,7 +180,6 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     with_critic = needs_critic(config)
     colocated = with_critic and bool(config.critic.colocate)
     separate = separate_rollout(config)
-    device = resolve_device(config.trainer.device)
     if separate:  # a joined cluster, before any pool is reserved (check_placement checked a local one)
         check_cluster_fits(config, device, pools_of_trainer_size(config), ray.cluster_resources())
     pools, groups = [], []

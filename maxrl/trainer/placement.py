@@ -20,7 +20,10 @@ from maxrl.config.machine_checks import local_cluster
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_cluster_fits", "check_placement", "max_staleness", "separate_rollout", "workers_sharing_node"]
+__all__ = [
+    "check_cluster_fits", "check_placement", "max_staleness", "pools_of_trainer_size", "separate_rollout",
+    "workers_sharing_node",
+]
 
 
 def separate_rollout(config: DictConfig) -> bool:
@@ -105,6 +108,5 @@ def check_cluster_fits(config: DictConfig, device: str, pools: int, cluster: dic
             f"actor_rollout_ref.rollout.placement=separate needs {need} {resource}s ({pools} pool(s) of "
             f"trainer.nnodes x trainer.n_gpus_per_node = {trainer_workers} and a rollout pool of "
             f"actor_rollout_ref.rollout.nnodes x n_gpus_per_node = {rollout_workers}), but the Ray cluster has "
-            f"{have:g}: lower those sizes, raise ray_init.num_cpus (up to the machine's cores for a local cluster), "
-            "or use placement=colocated"
+            f"{have:g}: lower those sizes, raise ray_init.num_cpus, or use placement=colocated"
         ])
