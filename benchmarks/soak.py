@@ -175,7 +175,8 @@ def plot(runs: dict[str, list[dict]], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def write_report(runs: dict[str, list[dict]], command: str) -> None:
+def write_report(runs: dict[str, list[dict]], steps: dict[str, int], command: str) -> None:
+    """The report: per run (`steps` long), the object store and a row per process; then the plot."""
     from benchmarks.machine import describe_machine, load_average
 
     machine = describe_machine()
@@ -195,7 +196,7 @@ def write_report(runs: dict[str, list[dict]], command: str) -> None:
     ]
     for name, samples in runs.items():
         store = [sample["object_store_mib"] for sample in samples]
-        lines += [f"## {name}: {samples[-1]['step']} steps", "",
+        lines += [f"## {name}: {steps[name]} steps, sampled up to step {samples[-1]['step']}", "",
                   f"Object store: {store[0]:.1f} MiB at step {samples[0]['step']}, max {max(store):.1f}, "
                   f"{store[-1]:.1f} at the end.", "",
                   "| process | pid | steps | RSS first (MiB) | RSS last (MiB) | growth per 500 steps (MiB) | allowed (MiB) "
@@ -229,12 +230,13 @@ def main(argv: list[str] | None = None) -> None:
     workspace = (Workspace(root, root / "model", root / "data" / "train.parquet")
                  if (root / "model" / "config.json").exists() else build_workspace(root))  # a resumed soak keeps it
     _start_ray()
+    steps = {"colocated": args.steps, "async (max_staleness=1)": args.async_steps}
     runs = {
         "colocated": soak(workspace, "colocated", args.steps, (), 2, args.out, args.every),
         "async (max_staleness=1)": soak(workspace, "async", args.async_steps, SEPARATE_S1, 1, args.out, args.every),
     }
     command = "python -m benchmarks.soak" + (f" {' '.join(argv)}" if argv else "")
-    write_report(runs, command)
+    write_report(runs, steps, command)
 
 
 if __name__ == "__main__":
