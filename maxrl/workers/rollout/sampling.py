@@ -30,7 +30,9 @@ def sampling_distribution(rollout: DictConfig) -> SamplingDistribution:
 
 
 def truncate_logits(scaled_logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
-    """Set logits outside the top-k tokens, then outside the top-p nucleus, to ``-inf``."""
+    """Set logits outside the top-k tokens, then outside the top-p nucleus, to ``-inf`` (no copy when both are off)."""
+    if not SamplingDistribution(top_k=top_k, top_p=top_p).truncated:
+        return scaled_logits
     return scaled_logits.masked_fill(~kept_tokens(scaled_logits, top_k, top_p), float("-inf"))
 
 

@@ -9,6 +9,7 @@ import torch
 from maxrl.config import compose_config
 from maxrl.config.checks import ConfigError, check_config
 from maxrl.data.batch import Batch
+from maxrl.trainer import placement
 from maxrl.trainer.async_rollout import RolloutPipeline, batch_from_state, batch_state
 from maxrl.trainer.placement import check_cluster_fits, check_placement, workers_sharing_node
 from maxrl.utils.safe_state import load_json_state, save_json_state
@@ -161,6 +162,7 @@ def test_a_rollout_pool_a_local_cluster_cannot_hold_is_refused_before_ray_starts
     """The run's own Ray cluster has ray_init.num_cpus CPUs: too many workers are refused by the config-time
     check (a second), not after Ray's start-up (24 s). A joined cluster is checked once connected."""
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(placement, "_ray_running", lambda: False)  # as in a fresh driver (the suite may hold a Ray)
     sizes = ["actor_rollout_ref.rollout.placement=separate", "actor_rollout_ref.rollout.n_gpus_per_node=3",
              "trainer.n_gpus_per_node=2"]
     with pytest.raises(ConfigError, match=r"needs 5 CPUs .* the Ray cluster has 4: lower those sizes"):
