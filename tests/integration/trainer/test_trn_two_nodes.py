@@ -51,10 +51,11 @@ def test_training_across_two_nodes_resumes_exactly_and_ends_cleanly_when_a_node_
             capture_output=True, text=True, timeout=1700, env={**os.environ, "RAY_TMPDIR": ray_tmp},
         )
         assert done.returncode == 0, done.stderr[-4000:]
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # Ray's agents on the lost node notice their raylet's end within ~60 s
         while processes_using(ray_tmp) and time.monotonic() < deadline:
             time.sleep(1)
-        assert processes_using(ray_tmp) == [], "a process of the two-node cluster outlived it"
+        left = [" ".join(psutil.Process(pid).cmdline())[:120] for pid in processes_using(ray_tmp) if running(pid)]
+        assert left == [], f"processes of the two-node cluster outlived it: {left}"
     report = json.loads(done.stdout.strip().splitlines()[-1])
     (tmp_path / "report.json").write_text(json.dumps(report, indent=1))  # for a look after a failure
     head, second = report["nodes"]["head"], report["nodes"]["second"]
