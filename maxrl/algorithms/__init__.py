@@ -13,7 +13,7 @@ from maxrl.algorithms.kl import (
     build_kl_controller,
     kl_penalty,
 )
-from maxrl.algorithms.logprob import entropy_from_logits, log_probs_from_logits
+from maxrl.algorithms.logprob import SamplingDistribution, entropy_from_logits, log_probs_from_logits
 from maxrl.algorithms.losses import LOSS_AGG_MODES, agg_loss, loss_normalizer
 from maxrl.algorithms.metrics import (
     BestWorst,
@@ -47,6 +47,7 @@ __all__ = [
     "FixedKLController",
     "GroupIndex",
     "RolloutCorrection",
+    "SamplingDistribution",
     "ScalingEfficiency",
     "agg_loss",
     "best_worst_at_k",

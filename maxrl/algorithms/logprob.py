@@ -5,9 +5,15 @@ to float32 with `log_softmax` would materialise (and keep for backward) another 
 forward pass walks over row chunks, computing in float32 (float64 for float64 input) only one chunk at a
 time, and keeps just the per-row log-normaliser for backward, which recomputes the softmax chunk by chunk.
 Results are float32 (float64 for float64 logits); gradients come back in the logits' dtype.
+
+A rollout may draw from a truncated distribution (`SamplingDistribution`: top-k, then top-p, renormalised);
+its log-probs are then taken under that distribution. That path is plain autograd over full-size copies: it
+serves the rarer runs that sample with top-k or top-p.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -94,18 +100,73 @@ def _check_temperature(temperature: float) -> float:
     return float(temperature)
 
 
+@dataclass(frozen=True)
+class SamplingDistribution:
+    """The distribution a token is drawn from: softmax(logits / temperature), restricted to the ``top_k``
+    largest logits (off when <= 0) and then to the ``top_p`` nucleus (off at 1), renormalised. This is what
+    vLLM's ``processed_logprobs`` are taken under; greedy decoding reports ``SamplingDistribution()``."""
+
+    temperature: float = 1.0
+    top_k: int = -1
+    top_p: float = 1.0
+
+    @property
+    def truncated(self) -> bool:
+        return self.top_k > 0 or self.top_p < 1.0
+
+
+def as_distribution(distribution: float | SamplingDistribution) -> SamplingDistribution:
+    """A distribution given as itself, or as a temperature alone."""
+    if isinstance(distribution, SamplingDistribution):
+        return distribution
+    return SamplingDistribution(temperature=float(distribution))
+
+
+def kept_tokens(scaled_logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    """Which tokens of ``[..., V]`` temperature-scaled logits survive top-k, then top-p (bool, same shape).
+
+    Top-k keeps every token whose logit reaches the k-th largest (ties stay); top-p then drops, in ascending
+    order of probability, the tokens whose cumulative probability stays within ``1 - top_p``, keeping at
+    least the most likely one (the rule of Transformers' warpers and vLLM's sampler)."""
+    keep = torch.ones_like(scaled_logits, dtype=torch.bool)
+    if 0 < top_k < scaled_logits.shape[-1]:
+        keep = scaled_logits >= torch.topk(scaled_logits, top_k, dim=-1).values[..., -1:]
+    if top_p < 1.0:
+        ascending, order = torch.sort(scaled_logits.masked_fill(~keep, float("-inf")), dim=-1)
+        dropped = torch.softmax(ascending, dim=-1).cumsum(dim=-1) <= 1 - top_p
+        dropped[..., -1] = False
+        keep = keep & ~dropped.scatter(-1, order, dropped)
+    return keep
+
+
+def _truncated_log_probs(logits: torch.Tensor, labels: torch.Tensor, distribution: SamplingDistribution):
+    """log-probs of `labels` under the truncated, renormalised distribution, differentiable. The label itself
+    always counts as kept, so a token that left the truncated set of an updated policy keeps a finite
+    log-prob (for the policy that drew it, it is always inside)."""
+    scaled = logits.to(_compute_dtype(logits.dtype)) / distribution.temperature
+    with torch.no_grad():
+        keep = kept_tokens(scaled, distribution.top_k, distribution.top_p)
+        keep.scatter_(-1, labels.unsqueeze(-1), True)
+    masked = scaled.masked_fill(~keep, float("-inf"))
+    return masked.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(masked, dim=-1)
+
+
 def log_probs_from_logits(logits: torch.Tensor, labels: torch.Tensor,
-                          temperature: float = 1.0) -> torch.Tensor:
-    """log softmax(logits / T)[label] for every position: logits [..., V], labels [...] -> [...].
+                          distribution: float | SamplingDistribution = 1.0) -> torch.Tensor:
+    """log p(label) for every position, p the `distribution` (a number: the temperature alone, i.e.
+    log softmax(logits / T)): logits [..., V], labels [...] -> [...].
 
     Pass contiguous logits: a non-contiguous slice is copied (in its own dtype) to flatten it.
     """
     if labels.shape != logits.shape[:-1]:
         raise ValueError(f"labels shape {tuple(labels.shape)} must equal logits shape without the vocab "
                          f"dimension {tuple(logits.shape[:-1])}")
-    flat_logits = logits.reshape(-1, logits.shape[-1])
-    flat = _LogProbOfLabels.apply(flat_logits, labels.reshape(-1).long(), _check_temperature(temperature))
-    return flat.view(labels.shape)
+    distribution = as_distribution(distribution)
+    temperature = _check_temperature(distribution.temperature)
+    flat_logits, flat_labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).long()
+    if distribution.truncated:
+        return _truncated_log_probs(flat_logits, flat_labels, distribution).view(labels.shape)
+    return _LogProbOfLabels.apply(flat_logits, flat_labels, temperature).view(labels.shape)
 
 
 def entropy_from_logits(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

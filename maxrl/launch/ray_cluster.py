@@ -6,6 +6,8 @@ until every node has joined (or fails with a clear error after a timeout), runs 
 with `RAY_ADDRESS` set, and stops every Ray process it started on exit, failure and Ctrl-C included.
 
     python -m maxrl.launch.ray_cluster [--num-cpus C] [--num-gpus G] -- python -m maxrl.trainer.main_ppo ...
+
+``--dry-run`` prints the commands it would run on each node (and the job's) and starts nothing.
 """
 
 from __future__ import annotations
@@ -197,6 +199,12 @@ def run_on_cluster(spec: ClusterSpec, command: list[str], join_timeout_s: float 
         signal.signal(signal.SIGTERM, previous_sigterm)
 
 
+def planned_commands(spec: ClusterSpec, command: list[str]) -> list[list[str]]:
+    """What `run_on_cluster` runs, in order: the head, a worker per other host, then the job."""
+    return [head_command(spec), *(worker_command(spec, host) for host in spec.hosts[1:]),
+            [f"RAY_ADDRESS={spec.address}", *command]]
+
+
 def ray_environment() -> dict[str, str]:
     """The environment for `ray start` and the job, with two defaults a one-job cluster needs (each can be
     overridden by exporting it): token authentication off, because Ray >= 2.60 otherwise refuses a driver that
@@ -237,6 +245,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--temp-dir", default=os.environ.get("RAY_TMPDIR"), help="Ray's session folder root")
     parser.add_argument("--join-timeout", type=float, default=300.0, help="seconds to wait for all nodes")
     parser.add_argument("--local", action="store_true", help="ignore Slurm and start a local head node")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands for every node; start nothing")
     args = parser.parse_args(argv[:split])
     command = argv[split + 1 :]
     if not command:
@@ -248,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="[maxrl.launch] %(message)s")
     args, command = parse_args(sys.argv[1:] if argv is None else argv)
     spec = spec_from_environment(args)
+    if args.dry_run:
+        print("\n".join(" ".join(line) for line in planned_commands(spec, command)))
+        return 0
     log.info("starting Ray on %d node(s): %s", len(spec.hosts), ", ".join(spec.hosts))
     try:
         return run_on_cluster(spec, command, join_timeout_s=args.join_timeout)

@@ -4,11 +4,13 @@ The gold answer is wrapped in ``\\boxed{}`` and read with LaTeX extraction only;
 LaTeX and plain-expression extraction, boxed content first, so a correct but unboxed final expression still
 scores. math-verify's own timeouts are switched off because they rely on ``signal.alarm``, which fails outside
 a process's main thread; the reward manager bounds the time of each item instead (a scorer left without that
-bound can run for minutes on adversarial input such as deeply nested fractions).
+bound can run for minutes on adversarial input such as deeply nested fractions). math-verify warns once per
+process that its timeout is disabled; that warning is dropped here, since the per-item bound is the timeout.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
@@ -16,6 +18,15 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, veri
 GOLD_EXTRACTION = (LatexExtractionConfig(),)
 ANSWER_EXTRACTION = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
 FLOAT_ROUNDING = 6
+DISABLED_TIMEOUT_WARNING = "Timeout is disabled"
+
+
+def _not_the_disabled_timeout_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(DISABLED_TIMEOUT_WARNING)
+
+
+for _module in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_module).addFilter(_not_the_disabled_timeout_warning)
 
 
 def extract_answer(solution_str: str) -> tuple[list, str]:

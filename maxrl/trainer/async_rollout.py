@@ -132,10 +132,20 @@ class RolloutPipeline:
         ]
 
     def load_state(self, state: list[dict[str, Any]]) -> None:
-        self._draws = deque(
+        """Take the draws a checkpoint holds; refused when one is staler than this run's bound allows (a run
+        resumed with a lower ``max_staleness`` than the one that drew them)."""
+        draws = [
             _Draw(int(entry["step"]), batch_from_state(entry["prompts"]), samples=batch_from_state(entry["samples"]))
             for entry in state
-        )
+        ]
+        staleness = {draw.step: int((draw.step - 1 - draw.samples[POLICY_VERSION]).max()) for draw in draws}
+        if staleness and max(staleness.values()) > self.max_staleness:
+            raise ValueError(
+                f"the checkpoint holds samples drawn ahead for steps {sorted(staleness)} with staleness up to "
+                f"{max(staleness.values())}, more than trainer.async.max_staleness={self.max_staleness} allows; resume "
+                f"with trainer.async.max_staleness >= {max(staleness.values())}"
+            )
+        self._draws = deque(draws)
 
     def close(self) -> None:
         """Wait for what is queued on the rollout group, so no call outlives the run."""

@@ -8,14 +8,18 @@
       huggingface/                    # full weights + tokenizer, loadable by AutoModelForCausalLM
     critic/                           # with a critic: its sharded value model, optimizer, schedule
     data.json                         # the training data loader's state
-    trainer_state.json                # step, epoch, driver RNG states, KL coefficient, tracker run id, and
-                                      # with a separate rollout pool the samples in flight (docs/async.md)
+    trainer_state.json                # the checkpoint format, step, epoch, driver RNG states, KL coefficient,
+                                      # tracker run id, and with a separate rollout pool the samples in flight
 ```
 A save writes a temporary folder (the workers write their shards into it), renames it to
 ``global_step_<N>`` (an older folder of that step is renamed aside first and deleted afterwards) and only
 then rewrites the tracker file. A crash at any point leaves the tracker on a complete folder; the leftovers
 (``*.tmp-<pid>``, ``.global_step_<N>.old-<pid>``) are never resumed from and are removed by the next save.
 State files are JSON (`maxrl.utils.safe_state`): loading a checkpoint from someone else runs no code.
+
+``trainer_state.json`` names the checkpoint format (`CHECKPOINT_FORMAT`) of the whole folder. A format newer
+than this maxrl's is refused before anything is loaded; older ones are read. Format 1 is the one before the
+format was recorded (a checkpoint without the entry); 2 adds the entry and nothing else.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ DATA_STATE_FILE = "data.json"
 TRAINER_STATE_FILE = "trainer_state.json"
 PICKLED_STATE_FILES = ("data.pt", "trainer_state.pt")  # the format before JSON state: never loaded
 RESUME_MODES = ("auto", "disable", "resume_path")
+CHECKPOINT_FORMAT = 2
+FORMAT_KEY = "format_version"
 _STEP_NAME = re.compile(rf"{STEP_DIR_PREFIX}(\d+)")
 _TEMP_MARK = ".tmp-"
 
@@ -82,6 +88,17 @@ def fallback_hint(root: Path, below: int | None = None) -> str:
             f"trainer.resume_from_path={previous.resolve()}")
 
 
+def check_format(path: Path, version: Any) -> None:
+    """Refuse a checkpoint format this maxrl cannot read (a newer one, or no format at all)."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path} names checkpoint format {version!r}, which no maxrl writes")
+    if version > CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} is in checkpoint format {version}, written by a newer maxrl; this one reads formats up to "
+            f"{CHECKPOINT_FORMAT}: resume it with the maxrl that wrote it, or a newer one"
+        )
+
+
 class CheckpointManager:
     """Writes and finds checkpoints under one run folder; keeps at most `max_to_keep` of them."""
 
@@ -113,7 +130,7 @@ class CheckpointManager:
         if save_critic is not None:
             save_critic(tmp / CRITIC_DIR)
         save_json_state(tmp / DATA_STATE_FILE, data_state)
-        save_json_state(tmp / TRAINER_STATE_FILE, trainer_state)
+        save_json_state(tmp / TRAINER_STATE_FILE, {FORMAT_KEY: CHECKPOINT_FORMAT, **trainer_state})
         replace_dir(tmp, final)
         write_text_atomic(self.root / TRACKER_FILE, f"{step}\n")
         self._rotate(final)
@@ -234,6 +251,7 @@ class CheckpointManager:
                 raise CheckpointError(f"{step_dir} is not a complete checkpoint: {missing}")
             data_state = load_json_state(step_dir / DATA_STATE_FILE)
             trainer_state = load_json_state(step_dir / TRAINER_STATE_FILE)
+            check_format(step_dir / TRAINER_STATE_FILE, trainer_state.pop(FORMAT_KEY, 1))
             load_actor(step_dir / ACTOR_DIR)
             if load_critic is not None:
                 if not (step_dir / CRITIC_DIR).is_dir():

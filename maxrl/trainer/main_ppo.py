@@ -124,11 +124,13 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     from maxrl.trainer.placement import (
         check_cluster_fits,
         check_placement,
+        pools_of_trainer_size,
         separate_rollout,
         workers_sharing_node,
     )
 
-    check_placement(config)
+    device = resolve_device(config.trainer.device)
+    check_placement(config, device)
 
     import numpy as np
     import ray
@@ -160,9 +162,8 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     with_critic = needs_critic(config)
     colocated = with_critic and bool(config.critic.colocate)
     separate = separate_rollout(config)
-    device = resolve_device(config.trainer.device)
-    if separate:  # before any pool is reserved
-        check_cluster_fits(config, device, 2 if with_critic and not colocated else 1, ray.cluster_resources())
+    if separate:  # a joined cluster, before any pool is reserved (check_placement checked a local one)
+        check_cluster_fits(config, device, pools_of_trainer_size(config), ray.cluster_resources())
     pools, groups = [], []
 
     def start_group(worker_cls, sizes=config.trainer):

@@ -2,19 +2,28 @@
 default) or in a pool of `RolloutWorker`s of its own (``separate``, sized by ``actor_rollout_ref.rollout.nnodes``
 x ``n_gpus_per_node``), which the off-policy pipeline needs (``trainer.async.max_staleness``; docs/async.md).
 
-Both checks here run before any worker starts: `check_placement` on the config alone, `check_cluster_fits`
-once Ray is up, against the cluster's total devices or CPUs for every pool of the run.
+Both checks here run before any worker starts: `check_placement` on the config alone (and, when the run
+starts its own Ray cluster, against that cluster's size before Ray starts), `check_cluster_fits` against a
+cluster's total devices or CPUs for every pool of the run (a joined cluster's once Ray is up).
 """
 
 from __future__ import annotations
 
+import logging
+
 from omegaconf import DictConfig
 
-from maxrl.algorithms import get_advantage_spec
-from maxrl.config.checks import ConfigError
+from maxrl.algorithms import RolloutCorrection, get_advantage_spec
+from maxrl.config.checks import ConfigError, needs_critic
 from maxrl.config.choices import GREEDY_BASELINES
+from maxrl.config.machine_checks import local_cluster
 
-__all__ = ["check_cluster_fits", "check_placement", "max_staleness", "separate_rollout", "workers_sharing_node"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "check_cluster_fits", "check_placement", "max_staleness", "pools_of_trainer_size", "separate_rollout",
+    "workers_sharing_node",
+]
 
 
 def separate_rollout(config: DictConfig) -> bool:
@@ -36,9 +45,16 @@ def workers_sharing_node(config: DictConfig) -> int | None:
     return int(config.trainer.n_gpus_per_node) + int(config.actor_rollout_ref.rollout.n_gpus_per_node)
 
 
-def check_placement(config: DictConfig) -> None:
+def pools_of_trainer_size(config: DictConfig) -> int:
+    """The actor's pool, and a critic's own pool of the same shape when it is not colocated."""
+    return 2 if needs_critic(config) and not config.critic.colocate else 1
+
+
+def check_placement(config: DictConfig, device: str) -> None:
     """What the placement and staleness keys cannot be combined with (each value alone is checked by the
-    config schema: placement one of colocated | separate, max_staleness >= 0)."""
+    config schema: placement one of colocated | separate, max_staleness >= 0); with a separate rollout pool
+    and a Ray cluster of this run's own, whether every pool fits into it. Warns when stale samples would be
+    trained without a rollout correction."""
     problems = []
     staleness, separate = max_staleness(config), separate_rollout(config)
     if staleness > 0 and not separate:
@@ -59,6 +75,22 @@ def check_placement(config: DictConfig) -> None:
         )
     if problems:
         raise ConfigError(problems)
+    planned = None if _ray_running() else local_cluster(config, device)
+    if separate and planned is not None:
+        check_cluster_fits(config, device, pools_of_trainer_size(config), planned)
+    if staleness > 0 and not RolloutCorrection.from_config(config.algorithm.rollout_correction).enabled:
+        logger.warning(
+            "trainer.async.max_staleness=%d trains samples drawn by policies up to %d updates old as if they were "
+            "on-policy: no rollout correction is set; set algorithm.rollout_correction.rollout_is=token (or "
+            "sequence) to weigh them by pi_old / pi_rollout (docs/async.md)", staleness, staleness,
+        )
+
+
+def _ray_running() -> bool:
+    """Whether this process is already connected to a Ray cluster, which the run then joins."""
+    import ray
+
+    return ray.is_initialized()
 
 
 def check_cluster_fits(config: DictConfig, device: str, pools: int, cluster: dict[str, float]) -> None:

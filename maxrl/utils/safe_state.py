@@ -135,6 +135,16 @@ def load_json_state(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"{path} holds a malformed entry: {error}") from error
 
 
+def _refused_object(message: str) -> str | None:
+    """What ``torch.load(weights_only=True)`` refused to unpickle, from its error message ("Unsupported global:
+    GLOBAL eval was not an allowed global", "unsupported GLOBAL posix.system whose module posix is blocked"), or
+    "an object" when it refused without naming one; None when the message is about something else (a cut file)."""
+    named = re.search(r"GLOBAL (\S+)", message, re.IGNORECASE)
+    if named is not None:
+        return named.group(1)
+    return "an object" if "Weights only load failed" in message else None
+
+
 def load_weights_only(
     source: str | os.PathLike | io.BytesIO, name: str | None = None, map_location: str | None = "cpu"
 ) -> Any:
@@ -148,12 +158,12 @@ def load_weights_only(
     try:
         return torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        refused = _refused_object(str(error))
         if refused is None:
             raise CheckpointError(f"{name} is truncated or corrupt ({str(error).splitlines()[-1]})") from error
         raise CheckpointError(
-            f"{name} was refused: it holds {refused.group(1)}, which is neither a tensor nor plain data, and "
-            "loading it could run code"
+            f"{name} was refused: it holds {refused}, which is neither a tensor nor plain data; loading it would "
+            "need unpickling, which can run arbitrary code"
         ) from error
     except (RuntimeError, OSError, EOFError, ValueError) as error:
         raise CheckpointError(f"{name} is truncated or corrupt ({error})") from error

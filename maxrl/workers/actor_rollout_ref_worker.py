@@ -36,6 +36,7 @@ from maxrl.workers.lora import LoraSettings, adapters_disabled, add_adapters, me
 from maxrl.workers.micro_batches import MicroBatching
 from maxrl.workers.optim import build_grad_scaler, build_lr_scheduler, build_optimizer
 from maxrl.workers.policy_update import PolicyLoss, update_policy
+from maxrl.workers.rollout.sampling import sampling_distribution
 from maxrl.workers.rollout.vllm_sync_check import check_weight_sync, default_tolerance
 from maxrl.workers.rollout_sampler import Sampler
 
@@ -169,9 +170,9 @@ class ActorRolloutRefWorker:
     # ------------------------------------------------------------------ log-probs
     def _log_probs(self, model: torch.nn.Module, batch: Batch, micro_batching: MicroBatching, with_entropy: bool):
         model.eval()
-        temperature = float(self.config.actor_rollout_ref.rollout.temperature)
+        distribution = sampling_distribution(self.config.actor_rollout_ref.rollout)
         return micro_batched_log_probs(
-            model, batch.to(self.device), temperature, micro_batching, with_entropy, self.forward_options
+            model, batch.to(self.device), distribution, micro_batching, with_entropy, self.forward_options
         )
 
     @data_parallel

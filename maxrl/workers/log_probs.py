@@ -2,9 +2,10 @@
 work as is exact.
 
 The logits that predict response token ``t`` sit at sequence position ``P - 1 + t`` (``P`` = padded prompt
-length); both log-probs and entropies are taken at ``logits / temperature``, the distribution the rollout
-sampled from. Two switches (`ForwardOptions`) cut the work without changing the result beyond float
-summation order (parity tests in ``tests/unit/workers/test_wrk_forward_layouts.py``):
+length); log-probs are taken under the distribution the rollout sampled from (`SamplingDistribution`: the
+temperature, and top-k / top-p when set; a number means a temperature alone), entropies at ``logits /
+temperature`` over the whole vocabulary. Two switches (`ForwardOptions`) cut the work without changing the
+result beyond float summation order (parity tests in ``tests/unit/workers/test_wrk_forward_layouts.py``):
 
 * ``remove_padding``: columns that are padding in every row of the micro-batch (the left padding of the
   prompts, the right padding past the longest response) are dropped before the forward. Position ids are
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from maxrl.algorithms import entropy_from_logits, log_probs_from_logits
+from maxrl.algorithms import SamplingDistribution, entropy_from_logits, log_probs_from_logits
+from maxrl.algorithms.logprob import as_distribution
 from maxrl.data.batch import Batch
 from maxrl.workers.hf_model import cache_keyword
 from maxrl.workers.micro_batches import MicroBatching, distinct_prompts
@@ -80,16 +82,17 @@ def _pad_right(values: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def _log_probs_and_entropy(
-    logits: torch.Tensor, labels: torch.Tensor, temperature: float, with_entropy: bool, entropy_grad: bool
+    logits: torch.Tensor, labels: torch.Tensor, distribution: SamplingDistribution, with_entropy: bool,
+    entropy_grad: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    log_probs = log_probs_from_logits(logits, labels, temperature)
+    log_probs = log_probs_from_logits(logits, labels, distribution)
     if not with_entropy:
         return log_probs, None
     with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
-        return log_probs, entropy_from_logits(logits, temperature)
+        return log_probs, entropy_from_logits(logits, distribution.temperature)
 
 
-def _padded_forward(model, batch: Batch, temperature: float, with_entropy: bool, entropy_grad: bool):
+def _padded_forward(model, batch: Batch, distribution: SamplingDistribution, with_entropy: bool, entropy_grad: bool):
     """One forward over ``[prompt | response]`` rows, logits kept for the response positions only."""
     input_ids, responses = batch["input_ids"], batch["responses"]
     prompt_length, response_length = input_ids.shape[1] - responses.shape[1], responses.shape[1]
@@ -101,17 +104,24 @@ def _padded_forward(model, batch: Batch, temperature: float, with_entropy: bool,
         use_cache=False,
         logits_to_keep=positions,
     ).logits
-    return _log_probs_and_entropy(logits, responses, temperature, with_entropy, entropy_grad)
+    return _log_probs_and_entropy(logits, responses, distribution, with_entropy, entropy_grad)
+
+
+def _leaf(value: torch.Tensor) -> torch.Tensor:
+    """A detached copy of `value` that collects its gradient, or `value` itself when it has no graph."""
+    return value.detach().requires_grad_() if value.requires_grad else value
 
 
 class PromptPass:
     """Each distinct prompt of a batch run through the model once; its keys and values (and the logits at
     its last position, which predict the first response token) serve every sample of that prompt.
 
-    With ``reusable=True`` under autograd, the pass's outputs are handed out as detached leaves that
-    collect the gradients of every micro-batch drawn from them, and `backward` then sends the collected
-    gradients through the prompt pass once: the same gradient as backpropagating each micro-batch through
-    its own prompt pass, summed in another order. Otherwise the outputs are used as they are (one graph)."""
+    With ``reusable=True`` under autograd, the pass's outputs that require grad are handed out as detached
+    leaves that collect the gradients of every micro-batch drawn from them, and `backward` then sends the
+    collected gradients through the prompt pass once: the same gradient as backpropagating each micro-batch
+    through its own prompt pass, summed in another order. Outputs without a graph (with LoRA on some
+    projections only, e.g. the first layer's keys when ``k_proj`` has no adapter) are handed out as they
+    are: nothing upstream of them trains. Otherwise the outputs are used as they are (one graph)."""
 
     def __init__(self, model: torch.nn.Module, batch: Batch, reusable: bool = False):
         prompt_length = batch["input_ids"].shape[1] - batch["responses"].shape[1]
@@ -129,7 +139,7 @@ class PromptPass:
         for layer in self._cache.layers:
             outputs += [layer.keys, layer.values]
         self._graph_outputs = outputs if reusable and torch.is_grad_enabled() else None
-        self._outputs = [value.detach().requires_grad_() for value in outputs] if self._graph_outputs else outputs
+        self._outputs = [_leaf(value) for value in outputs] if self._graph_outputs else outputs
 
     def first_logits(self, rows: torch.Tensor) -> torch.Tensor:
         """The logits predicting the first response token of each of `rows`."""
@@ -156,8 +166,8 @@ class PromptPass:
 
 
 def _response_forward(
-    model, prompts: PromptPass, rows: torch.Tensor, batch: Batch, temperature: float, with_entropy: bool,
-    entropy_grad: bool,
+    model, prompts: PromptPass, rows: torch.Tensor, batch: Batch, distribution: SamplingDistribution,
+    with_entropy: bool, entropy_grad: bool,
 ):
     """The responses of `batch` (rows `rows` of the batch `prompts` ran over, same prompt columns)
     attending to their prompts' keys and values.
@@ -166,7 +176,7 @@ def _response_forward(
     gather parameters in every forward, so all ranks must run the same number of them."""
     input_ids, responses = batch["input_ids"], batch["responses"]
     prompt_length, response_length = prompts.prompt_length, responses.shape[1]
-    first = _log_probs_and_entropy(prompts.first_logits(rows), responses[:, 0], temperature, with_entropy,
+    first = _log_probs_and_entropy(prompts.first_logits(rows), responses[:, 0], distribution, with_entropy,
                                    entropy_grad)
     parts = [tuple(None if value is None else value[:, None] for value in first)]
     if response_length > 1:
@@ -178,27 +188,28 @@ def _response_forward(
             use_cache=True,
             **{cache_keyword(model): prompts.cache(rows)},
         ).logits
-        parts.append(_log_probs_and_entropy(logits, responses[:, 1:], temperature, with_entropy, entropy_grad))
+        parts.append(_log_probs_and_entropy(logits, responses[:, 1:], distribution, with_entropy, entropy_grad))
     log_probs = torch.cat([part[0] for part in parts], dim=1)
     entropy = torch.cat([part[1] for part in parts], dim=1) if with_entropy else None
     return log_probs, entropy
 
 
-def _shared_prompt_forward(model, batch: Batch, temperature: float, with_entropy: bool, entropy_grad: bool):
+def _shared_prompt_forward(model, batch: Batch, distribution: SamplingDistribution, with_entropy: bool,
+                           entropy_grad: bool):
     """Each distinct prompt once, then every response attending to its prompt's keys and values."""
     rows = torch.arange(len(batch), device=batch["input_ids"].device)
-    return _response_forward(model, PromptPass(model, batch), rows, batch, temperature, with_entropy, entropy_grad)
+    return _response_forward(model, PromptPass(model, batch), rows, batch, distribution, with_entropy, entropy_grad)
 
 
 def response_log_probs(
     model: torch.nn.Module,
     batch: Batch,
-    temperature: float,
+    distribution: float | SamplingDistribution,
     with_entropy: bool = False,
     entropy_grad: bool = True,
     options: ForwardOptions = ForwardOptions(),
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(log_probs [N, R], entropy [N, R] or None)`` of ``batch["responses"]``.
+    """``(log_probs [N, R], entropy [N, R] or None)`` of ``batch["responses"]`` under `distribution`.
 
     The log-probs are differentiable; the entropy is too unless ``entropy_grad=False`` (a statistic only).
     With ``options.remove_padding`` the positions past the micro-batch's longest response are 0.
@@ -207,7 +218,8 @@ def response_log_probs(
     if options.remove_padding:
         batch, response_length = _trim_responses(_trim_prompts(batch), _min_response_columns(options))
     forward = _shared_prompt_forward if options.share_prompt else _padded_forward
-    return _padded_back(*forward(model, batch, temperature, with_entropy, entropy_grad), response_length)
+    return _padded_back(*forward(model, batch, as_distribution(distribution), with_entropy, entropy_grad),
+                        response_length)
 
 
 def _min_response_columns(options: ForwardOptions) -> int:
@@ -229,8 +241,8 @@ class BatchForwards:
     prompt pass, if the plan has one, once every micro-batch's loss has been backpropagated)."""
 
     def __init__(self, model: torch.nn.Module, batch: Batch, micro_batching: MicroBatching,
-                 options: ForwardOptions, temperature: float):
-        self.model, self.options, self.temperature = model, options, temperature
+                 options: ForwardOptions, distribution: float | SamplingDistribution):
+        self.model, self.options, self.distribution = model, options, as_distribution(distribution)
         plan = micro_batching.forward_plan(batch, share_prompt=options.share_prompt)
         self.micro_batches = plan.micro_batches
         self.batch = _trim_prompts(batch) if plan.prompt_once and options.remove_padding else batch
@@ -243,12 +255,12 @@ class BatchForwards:
     def log_probs(self, rows: torch.Tensor, micro: Batch, with_entropy: bool = False, entropy_grad: bool = True):
         """`response_log_probs` of the micro-batch `micro` (rows `rows` of the batch)."""
         if self.prompts is None:
-            return response_log_probs(self.model, micro, self.temperature, with_entropy, entropy_grad, self.options)
+            return response_log_probs(self.model, micro, self.distribution, with_entropy, entropy_grad, self.options)
         response_length = micro["responses"].shape[1]
         if self.options.remove_padding:
             micro, response_length = _trim_responses(micro, _min_response_columns(self.options))
         return _padded_back(
-            *_response_forward(self.model, self.prompts, rows, micro, self.temperature, with_entropy, entropy_grad),
+            *_response_forward(self.model, self.prompts, rows, micro, self.distribution, with_entropy, entropy_grad),
             response_length,
         )
 
@@ -261,13 +273,13 @@ class BatchForwards:
 def micro_batched_log_probs(
     model: torch.nn.Module,
     batch: Batch,
-    temperature: float,
+    distribution: float | SamplingDistribution,
     micro_batching: MicroBatching,
     with_entropy: bool,
     options: ForwardOptions = ForwardOptions(),
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`response_log_probs` over the micro-batches of `micro_batching`, in the batch's row order."""
-    forwards = BatchForwards(model, batch, micro_batching, options, temperature)
+    forwards = BatchForwards(model, batch, micro_batching, options, distribution)
     order, parts = [], []
     for rows, micro in forwards:
         order.append(rows)

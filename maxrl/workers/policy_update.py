@@ -21,12 +21,19 @@ from dataclasses import dataclass, field
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from maxrl.algorithms import RolloutCorrection, agg_loss, compute_policy_loss, kl_penalty
+from maxrl.algorithms import (
+    RolloutCorrection,
+    SamplingDistribution,
+    agg_loss,
+    compute_policy_loss,
+    kl_penalty,
+)
 from maxrl.algorithms.masked import masked_sum
 from maxrl.data.batch import Batch
 from maxrl.workers.batch_sizes import chunk_sizes
 from maxrl.workers.log_probs import BatchForwards, ForwardOptions
 from maxrl.workers.micro_batches import MicroBatching
+from maxrl.workers.rollout.sampling import sampling_distribution
 from maxrl.workers.update_loop import loss_mask, run_update
 
 __all__ = ["PolicyLoss", "update_policy"]
@@ -48,7 +55,7 @@ class PolicyLoss:
     use_kl_loss: bool = False
     kl_loss_coef: float = 0.0
     kl_loss_type: str = "low_var_kl"
-    temperature: float = 1.0
+    distribution: SamplingDistribution = SamplingDistribution()
     forward: ForwardOptions = ForwardOptions()
     rollout_correction: RolloutCorrection = RolloutCorrection()
 
@@ -64,7 +71,7 @@ class PolicyLoss:
             use_kl_loss=bool(actor.use_kl_loss),
             kl_loss_coef=float(actor.kl_loss_coef),
             kl_loss_type=actor.kl_loss_type,
-            temperature=float(config.actor_rollout_ref.rollout.temperature),
+            distribution=sampling_distribution(config.actor_rollout_ref.rollout),
             forward=ForwardOptions.from_config(config),
             rollout_correction=RolloutCorrection.from_config(config.algorithm.rollout_correction),
         )
@@ -154,7 +161,7 @@ def update_policy(
                          f"{ROLLOUT_LOG_PROBS!r}, which this batch lacks")
 
     def micro_losses(mini: Batch, normalizer: torch.Tensor):
-        forwards = BatchForwards(model, mini, micro_batching, spec.forward, spec.temperature)
+        forwards = BatchForwards(model, mini, micro_batching, spec.forward, spec.distribution)
         for rows, micro in forwards:
             yield _micro_batch_loss(forwards, rows, micro, normalizer, spec)
         forwards.finish()  # the gradients of a mini-batch-wide prompt pass, once all are collected

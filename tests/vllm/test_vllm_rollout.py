@@ -8,12 +8,14 @@ so the first sync is what makes it equal to the Hugging Face `policy`.
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from transformers import AutoModelForCausalLM
 from vllm_helpers import PROMPT_LENGTH, RESPONSE_LENGTH, needs_vllm, vllm_config
 
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.log_probs import response_log_probs
 from maxrl.workers.rollout import SamplingParams, build_rollout
+from maxrl.workers.rollout.sampling import sampling_distribution
 from maxrl.workers.rollout.vllm_sync_check import WEIGHT_SYNC_METRIC, WeightSyncError, check_weight_sync
 
 pytestmark = needs_vllm
@@ -45,9 +47,9 @@ def sampling(stop_ids=(), **kwargs):
     return SamplingParams(max_tokens=RESPONSE_LENGTH, stop_token_ids=tuple(sorted(stop_ids)), **kwargs)
 
 
-def teacher_forced(model, rollout_batch, temperature=1.0):
+def teacher_forced(model, rollout_batch, distribution=1.0):
     with torch.no_grad():
-        return response_log_probs(model, rollout_batch, temperature)[0]
+        return response_log_probs(model, rollout_batch, distribution)[0]
 
 
 def test_n_samples_per_prompt_with_valid_masks(backend, vllm_prompts, stop_ids, vllm_tokenizer):
@@ -81,6 +83,28 @@ def test_log_probs_equal_a_teacher_forced_forward(backend, policy, vllm_prompts,
     mask = out["response_mask"].bool()
     expected = teacher_forced(policy, out, temperature)
     torch.testing.assert_close(out["rollout_log_probs"][mask], expected[mask], atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("rollout", [
+    {"do_sample": True, "temperature": 0.7, "top_k": 3, "top_p": 1.0},
+    {"do_sample": True, "temperature": 1.0, "top_k": -1, "top_p": 0.6},
+    {"do_sample": True, "temperature": 0.8, "top_k": 5, "top_p": 0.7},
+], ids=["top_k", "top_p", "both"])
+def test_truncated_sampling_log_probs_are_the_trainers_and_the_hf_backends(backend, policy, vllm_prompts,
+                                                                         vllm_model_dir, vllm_tokenizer, rollout):
+    """vLLM (logprobs_mode=processed_logprobs) records the log-prob of the truncated, renormalised distribution
+    it drew from; the trainer's log-probs (`sampling_distribution`) and the hf backend's are that quantity too."""
+    draw = sampling(n=3, seed=11, **rollout)
+    out = backend.generate(vllm_prompts, draw)
+    mask = out["response_mask"].bool()
+    expected = teacher_forced(policy, out, sampling_distribution(OmegaConf.create(rollout)))
+    torch.testing.assert_close(out["rollout_log_probs"][mask], expected[mask], atol=ATOL, rtol=0)
+    hf = build_rollout("hf", config=vllm_config(vllm_model_dir), tokenizer=vllm_tokenizer, device="cpu")
+    hf.sync_weights(policy.named_parameters())
+    hf_out = hf.generate(vllm_prompts, draw)
+    hf_mask = hf_out["response_mask"].bool()
+    hf_expected = teacher_forced(policy, hf_out, sampling_distribution(OmegaConf.create(rollout)))
+    torch.testing.assert_close(hf_out["rollout_log_probs"][hf_mask], hf_expected[hf_mask], atol=ATOL, rtol=0)
 
 
 def test_greedy_samples_are_the_argmax_and_report_temperature_one(backend, policy, vllm_prompts):

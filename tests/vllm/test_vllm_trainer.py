@@ -36,7 +36,7 @@ TP2_COLOCATED = ("++actor_rollout_ref.rollout.check_weight_sync=true",
                  "actor_rollout_ref.rollout.tensor_model_parallel_size=2", "trainer.n_gpus_per_node=2")
 # 1 trainer worker + 1 vLLM rollout worker on its own pool, one step of staleness, token-level IS.
 ASYNC = ("actor_rollout_ref.rollout.placement=separate", "trainer.async.max_staleness=1",
-         "algorithm.rollout_correction.is_level=token", "trainer.n_gpus_per_node=1", "trainer.total_training_steps=3")
+         "algorithm.rollout_correction.rollout_is=token", "trainer.n_gpus_per_node=1", "trainer.total_training_steps=3")
 
 
 def maze_run(root, overrides):
@@ -85,7 +85,7 @@ def test_an_async_run_with_a_vllm_rollout_pool_trains_with_stale_samples_and_is_
     assert [rows[step]["async/staleness_max"] for step in (1, 2, 3)] == [0, 1, 1]
     assert [rows[step]["async/policy_version_min"] for step in (1, 2, 3)] == [0, 0, 1]
     assert rows[1]["training/rollout_log_probs_diff_max"] < 1e-4
-    assert rows[1]["rollout_correction/weight_mean"] == pytest.approx(1.0, abs=1e-4)
+    assert rows[1]["rollout_corr/weight_mean"] == pytest.approx(1.0, abs=1e-4)
     for step in (2, 3):  # stale: the sampler's version is behind, so the gap and the weights move
         assert rows[step]["training/rollout_log_probs_diff_max"] > 1e-3, step
         assert math.isfinite(rows[step]["actor/pg_loss"]) and rows[step]["timing_s/weight_sync"] > 0

@@ -4,9 +4,11 @@ They ignore groups (each response stands alone), so they work with one response 
 Padding never leaks: rewards outside the mask are never summed and every output is 0 there.
 
 Masks with holes (interior zeros, e.g. tool output between the turns of a multi-turn response) follow
-verl's semantics on every valid token: REINFORCE++ restarts its return at a hole (a turn sees only the
-rewards up to the next hole), ReMax sums every valid reward to the end of the response (holes are
-skipped, not restarts), and GAE skips the hole (V and the advantage carry over it to the next valid token).
+verl 0.9.1's semantics on every valid token: a hole is not the model's action, so it neither adds its reward
+nor ends the return. REINFORCE++ carries its running return across a hole to the earlier turn (one discount
+step from the last token before the hole to the first after it), ReMax sums every valid reward to the end of
+the response, and GAE carries V and the advantage over the hole to the next valid token. Only the trailing
+padding starts from zero, because every row's backward scan does.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ def _check_extra(name: str, key: str, value: torch.Tensor, shape: tuple[int, ...
 
 def discounted_returns(token_level_rewards: torch.Tensor, response_mask: torch.Tensor,
                        gamma: float) -> torch.Tensor:
-    """G_t = r_t + γ G_{t+1} over valid tokens; a masked position contributes nothing and resets the sum."""
+    """G_t = r_t + γ G_{t'} on valid tokens, t' the next valid token (G = 0 after the last one); a masked
+    position adds nothing and leaves the running return as it is, and its own return is 0."""
     valid = response_mask.bool()
     returns = torch.zeros_like(token_level_rewards)
     running = torch.zeros_like(token_level_rewards[:, 0])
     for t in reversed(range(token_level_rewards.shape[1])):
-        running = torch.where(valid[:, t], token_level_rewards[:, t] + gamma * running, 0.0)
-        returns[:, t] = running
+        running = torch.where(valid[:, t], token_level_rewards[:, t] + gamma * running, running)
+        returns[:, t] = torch.where(valid[:, t], running, 0.0)
     return returns
 
 

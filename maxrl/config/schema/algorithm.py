@@ -4,14 +4,17 @@ the chosen estimator's own knobs may be added with ``+algorithm.<knob>`` (`maxrl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from maxrl.algorithms import KL_TYPES
+from maxrl.algorithms.rollout_correction import IS_LEVELS, RENAMED_KEYS
 from maxrl.config.schema.fields import (
     knob,
     non_negative,
     one_of,
     positive,
     positive_int,
+    renamed,
     section,
     unit_interval,
 )
@@ -27,19 +30,31 @@ class KlControlConfig:
 
 @dataclass
 class RolloutCorrectionConfig:
-    is_level: str | None = knob(
-        "null (off) | token | sequence: truncated IS, loss x min(rho, is_threshold)", one_of(None, "token", "sequence")
+    rollout_is: str | None = knob(
+        "null (off) | token | sequence: importance weights rho = pi_old/pi_rollout (sequence: the product), "
+        "capped by rollout_is_threshold", one_of(None, *IS_LEVELS)
     )
-    is_threshold: float = knob("IS cap (>= 1); verl: rollout_is_threshold", positive)
-    rs_level: str | None = knob(
-        "null (off) | token | sequence | geometric: weight 0 where rho is outside [lower, upper]",
-        one_of(None, "token", "sequence", "geometric"),
+    rollout_is_threshold: Any = knob(
+        "IS cap u >= 1 (truncated IS), or '<lower>_<upper>' holding 1 (IcePop: weight 0 outside the range)"
     )
-    rs_threshold: float = knob("rejection upper bound (>= 1)", positive)
-    rs_threshold_lower: float | None = knob("rejection lower bound (<= 1); null = 1 / rs_threshold", positive)
-    veto_threshold: float | None = knob(
-        "reject a whole sequence with any token rho_t below this (in (0, 1)); null = off", positive
+    rollout_rs: str | None = knob(
+        "null (off) | token_k1 | seq_sum_k1 | seq_mean_k1, comma-separated: weight 0 where the k1 divergence "
+        "log(pi_rollout/pi_old) (per token, or its sum or mean over the sequence) is outside "
+        "[log lower, log upper]"
     )
+    rollout_rs_threshold: Any = knob(
+        "rejection bounds '<lower>_<upper>' (or u for [1/u, u]) holding 1; one entry, or one per rollout_rs mode"
+    )
+    rollout_token_veto_threshold: float | None = knob(
+        "reject a whole sequence with any token rho_t below this (in (0, 1); verl 0.7's key); null = off", positive
+    )
+    is_level: Any = knob("renamed: use rollout_is", renamed(RENAMED_KEYS["is_level"]))
+    is_threshold: Any = knob("renamed: use rollout_is_threshold", renamed(RENAMED_KEYS["is_threshold"]))
+    rs_level: Any = knob("renamed: use rollout_rs", renamed(RENAMED_KEYS["rs_level"]))
+    rs_threshold: Any = knob("renamed: use rollout_rs_threshold", renamed(RENAMED_KEYS["rs_threshold"]))
+    rs_threshold_lower: Any = knob("renamed: use rollout_rs_threshold", renamed(RENAMED_KEYS["rs_threshold_lower"]))
+    rollout_rs_threshold_lower: Any = knob("renamed: use rollout_rs_threshold", renamed(RENAMED_KEYS["rollout_rs_threshold_lower"]))
+    veto_threshold: Any = knob("renamed: use rollout_token_veto_threshold", renamed(RENAMED_KEYS["veto_threshold"]))
 
 
 @dataclass

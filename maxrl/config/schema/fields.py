@@ -82,6 +82,11 @@ def deprecated(replacement: str) -> Rule:
                 lambda v: v is None)
 
 
+def renamed(replacement: str) -> Rule:
+    """An earlier name of a key, kept in the YAML as null so that a script setting it learns the new one."""
+    return Rule(f"must be null: renamed, use {replacement}", lambda v: v is None)
+
+
 def each_of(choices: Sequence[str], what: str) -> Rule:
     """A name or a list of names, each among ``choices``."""
 

@@ -1,31 +1,39 @@
 """Choosing the next token from a row of logits, and the log-probability the sampler reports for it.
 
-The reported log-probability is that of the temperature-scaled distribution over the whole vocabulary,
-``log_softmax(logits / temperature)``, *before* top-k / top-p truncation: the same quantity the actor's
-``compute_log_prob`` computes, so ``rollout_log_probs - old_log_probs`` measures only the numerical gap
-between engines. (With top-k / top-p on, the token is drawn from the truncated, renormalised
-distribution, whose log-probability is this value plus ``-log(kept probability mass)``.) Greedy decoding
-reports ``log_softmax(logits)`` (temperature 1).
+The reported log-probability is that of the distribution the token was drawn from: ``softmax(logits /
+temperature)`` cut to the top-k tokens and the top-p nucleus and renormalised (`SamplingDistribution`). That
+is what the vLLM backend reports (vLLM's ``processed_logprobs``: the values after every sampling processor,
+temperature and top-k/top-p included; its default, ``raw_logprobs``, would be the untempered model
+distribution), and what the trainer's log-probs are taken under (`sampling_distribution`), so
+``rollout_log_probs - old_log_probs`` measures only the numerical gap between engines. Greedy decoding reports
+``log_softmax(logits)`` (temperature 1, no truncation), as vLLM does.
 """
 
 from __future__ import annotations
 
 import torch
-from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
+from omegaconf import DictConfig
 
+from maxrl.algorithms import SamplingDistribution
+from maxrl.algorithms.logprob import kept_tokens
 from maxrl.workers.rollout.base import SamplingParams
 
-__all__ = ["sample_next_tokens", "truncate_logits"]
+__all__ = ["sample_next_tokens", "sampling_distribution", "truncate_logits"]
+
+
+def sampling_distribution(rollout: DictConfig) -> SamplingDistribution:
+    """The distribution the training rollout (``actor_rollout_ref.rollout``) draws from, which the trainer's
+    log-probs (old, reference, update) are taken under; greedy decoding reports temperature 1, untruncated."""
+    if not rollout.do_sample:
+        return SamplingDistribution()
+    return SamplingDistribution(float(rollout.temperature), int(rollout.top_k), float(rollout.top_p))
 
 
 def truncate_logits(scaled_logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
-    """Set logits outside the top-k tokens, then outside the top-p nucleus, to ``-inf``."""
-    vocab_size = scaled_logits.shape[-1]
-    if 0 < top_k < vocab_size:
-        scaled_logits = TopKLogitsWarper(top_k)(None, scaled_logits)
-    if top_p < 1.0:
-        scaled_logits = TopPLogitsWarper(top_p)(None, scaled_logits)
-    return scaled_logits
+    """Set logits outside the top-k tokens, then outside the top-p nucleus, to ``-inf`` (no copy when both are off)."""
+    if not SamplingDistribution(top_k=top_k, top_p=top_p).truncated:
+        return scaled_logits
+    return scaled_logits.masked_fill(~kept_tokens(scaled_logits, top_k, top_p), float("-inf"))
 
 
 def sample_next_tokens(
@@ -36,7 +44,6 @@ def sample_next_tokens(
     if not sampling.do_sample:
         tokens = logits.argmax(dim=-1)
         return tokens, torch.log_softmax(logits, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)
-    scaled = logits / sampling.temperature
-    probs = torch.softmax(truncate_logits(scaled, sampling.top_k, sampling.top_p), dim=-1)
-    tokens = torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
-    return tokens, torch.log_softmax(scaled, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)
+    truncated = truncate_logits(logits / sampling.temperature, sampling.top_k, sampling.top_p)
+    tokens = torch.multinomial(torch.softmax(truncated, dim=-1), num_samples=1, generator=generator).squeeze(-1)
+    return tokens, torch.log_softmax(truncated, dim=-1).gather(-1, tokens[:, None]).squeeze(-1)

@@ -13,10 +13,10 @@ Life of one generation step (the worker calls ``wake``, ``sync_weights`` if the 
   ``model.load_weights`` alone cannot load). The prefix cache is reset, since its KV was computed with the
   old weights.
 * ``generate`` strips the left padding, sends token ids, and returns the same fields as the ``hf``
-  backend (`assemble_rollout`). The log-probs are vLLM's ``processed_logprobs``: the temperature-scaled
-  distribution the token was drawn from, which is what ``compute_log_prob`` computes when top-k and
-  top-p are off (the usual RL setting). With top-k/top-p on, vLLM reports the log-prob under the
-  truncated, renormalised distribution (the ``hf`` backend reports it before truncation).
+  backend (`assemble_rollout`). The log-probs are vLLM's ``processed_logprobs``: those of the distribution
+  the token was drawn from (temperature, then top-k / top-p, renormalised), as the ``hf`` backend records
+  and ``compute_log_prob`` computes (`maxrl.workers.rollout.sampling`). Greedy decoding reports the
+  untempered, untruncated ``log_softmax(logits)`` on both backends.
 
 With ``tensor_model_parallel_size = t > 1`` the ``t`` consecutive ranks of a group run one engine
 together (vLLM's ``external_launcher``): they gather their prompts, generate the same samples with the
@@ -26,7 +26,6 @@ same seeds, and each keeps the rows of its own prompts.
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Iterable
 
 import numpy as np
@@ -43,7 +42,6 @@ from maxrl.workers.rollout.vllm_weights import load_weights_in_worker, tied_para
 
 __all__ = ["VLLMRollout", "response_tensors"]
 
-logger = logging.getLogger(__name__)
 
 
 class _TensorParallelGroup:
@@ -131,7 +129,6 @@ class VLLMRollout:
         self._flat_logprobs = "flat_logprobs" in inspect.signature(self._vllm.SamplingParams).parameters
         self._can_sleep = self.device.type == "cuda" and bool(rollout.free_cache_engine)
         self._asleep: set[str] = set()
-        self._warned_truncation = False
         self.sleep()  # hand the memory to training until the first generation
 
     # ------------------------------------------------------------------ memory
@@ -189,16 +186,6 @@ class VLLMRollout:
         return source.integers(0, 2**31 - 1, size=num_prompts)
 
     def _sampling_params(self, sampling: SamplingParams, n: int, seed: int):
-        truncated = sampling.do_sample and (sampling.top_k > 0 or sampling.top_p < 1.0)
-        if truncated and not self._warned_truncation:
-            logger.warning(
-                "vllm rollout with top_k=%s / top_p=%s: rollout_log_probs are under the truncated "
-                "distribution the tokens were drawn from, so they differ from compute_log_prob (which does "
-                "not truncate)",
-                sampling.top_k,
-                sampling.top_p,
-            )
-            self._warned_truncation = True
         extra = {"flat_logprobs": True} if self._flat_logprobs else {}
         return self._vllm.SamplingParams(
             n=n,

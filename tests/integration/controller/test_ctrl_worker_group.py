@@ -121,7 +121,7 @@ def test_worker_exception_carries_rank_and_traceback(spare_pool):
         assert caught.value.rank == 1 and caught.value.method == "fail_on_rank"
         assert "ValueError: bad input on purpose" in str(caught.value)
         assert "ctrl_workers.py" in caught.value.remote_traceback  # the worker's own frames
-        with pytest.raises(WorkerGroupError, match="shut down after: worker rank 1 raised ValueError"):
+        with pytest.raises(WorkerGroupError, match="shut down after: EchoWorker rank 1 raised ValueError"):
             group.where()
 
 
@@ -129,7 +129,8 @@ def test_worker_killed_mid_call_gives_a_clear_error_within_the_timeout_and_leave
     with spare_group(spare_pool, CALL_TIMEOUT_S) as group:
         pids = [where["pid"] for where in group.where()]
         started = time.monotonic()
-        with pytest.raises(WorkerDiedError, match="worker rank 0 died during exit_on_rank") as caught:
+        died = r"EchoWorker rank 0 on node [\d.]+ \(id [0-9a-f]{12}\) died during exit_on_rank"
+        with pytest.raises(WorkerDiedError, match=died) as caught:
             group.exit_on_rank(0)  # rank 1 is left waiting in a barrier
         assert caught.value.rank == 0
         assert time.monotonic() - started < CALL_TIMEOUT_S
@@ -151,7 +152,7 @@ def test_hung_call_times_out_and_the_group_is_shut_down(spare_pool, caplog):
     with spare_group(spare_pool, 3, timeout_key="trainer.worker_timeout_s") as group:
         started = time.monotonic()
         with pytest.raises(WorkerTimeoutError, match=r"sleep\(\) did not finish within trainer.worker_timeout_s=3 "
-                           r"on ranks \[0, 1\] .* Raise trainer.worker_timeout_s"):
+                           r"on EchoWorker ranks \[0, 1\] .* Raise trainer.worker_timeout_s"):
             group.sleep(600)
         assert 3 <= time.monotonic() - started < 30
         assert re.search(r"sleep\(\) still running on ranks \[0, 1\] after \d s; the run ends at "

@@ -189,15 +189,17 @@ def test_an_on_policy_step_skips_the_old_log_prob_pass_with_the_same_result(work
 
 
 def test_rollout_correction_weights_the_update_and_logs_its_metrics(workspace):
-    """Token TIS, geometric rejection and the veto on a 1-step run (fp32 hf rollout: weights ~1)."""
+    """Token TIS, geometric (seq_mean_k1) rejection and the veto on a 1-step run (fp32 hf rollout: weights ~1)."""
     run_dir = workspace / "run_rollout_correction"
-    correction = ("algorithm.rollout_correction.is_level=token", "algorithm.rollout_correction.rs_level=geometric",
-                  "algorithm.rollout_correction.rs_threshold=1.001", "algorithm.rollout_correction.veto_threshold=1e-4")
+    key = "algorithm.rollout_correction."
+    correction = (key + "rollout_is=token", key + "rollout_rs=seq_mean_k1", key + "rollout_rs_threshold=1.001",
+                  key + "rollout_token_veto_threshold=1e-4")
     run_ppo(compose_config(overrides(workspace, run_dir, *correction, "data.val_files=null",
                                      "trainer.val_before_train=False", "trainer.total_training_steps=1",
                                      "trainer.save_freq=-1")))
     (row,) = read_metrics(run_dir)
-    assert row["rollout_correction/weight_mean"] == pytest.approx(1.0, abs=1e-4)
-    assert row["rollout_correction/is_ratio_mean"] == pytest.approx(1.0, abs=1e-4)
-    assert row["rollout_correction/capped_fraction"] == 0.0 and row["rollout_correction/rejected_fraction"] == 0.0
+    assert row["rollout_corr/weight_mean"] == pytest.approx(1.0, abs=1e-4)
+    assert row["rollout_corr/rollout_is_mean"] == pytest.approx(1.0, abs=1e-4)
+    assert row["rollout_corr/rollout_is_ratio_fraction_high"] == 0.0
+    assert row["rollout_corr/rollout_rs_masked_fraction"] == 0.0
     assert math.isfinite(row["actor/pg_loss"]) and math.isfinite(row["actor/grad_norm"])

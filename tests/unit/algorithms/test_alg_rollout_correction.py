@@ -1,6 +1,7 @@
 """Rollout correction against hand-computed weights, on-policy identity, config errors, weighted losses."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -15,59 +16,73 @@ E = math.exp
 ROLLOUT = torch.tensor([[-1.0, -2.0, -3.0], [-0.5, -4.0, -math.inf]], dtype=torch.float64)
 OLD = torch.tensor([[-0.5, -3.0, -2.0], [-0.75, -2.0, 0.0]], dtype=torch.float64)
 MASK = torch.tensor([[1, 1, 1], [1, 1, 0]])
-P = "rollout_correction/"
+P = "rollout_corr/"
+IS_MEAN, HIGH, LOW = P + "rollout_is_mean", P + "rollout_is_ratio_fraction_high", P + "rollout_is_ratio_fraction_low"
+RS, WEIGHT = P + "rollout_rs_masked_fraction", P + "weight_mean"
+TOKEN_RATIOS = E(0.5) + E(-1) + E(1) + E(-0.25) + E(2)  # the 5 valid ρ_t
 
-CASES = {
+CASES = {  # name: (settings, weights, metrics); the kept tokens are the valid ones of weight > 0 unless KEPT says
     "token_tis": (
-        dict(is_level="token", is_threshold=2.0),
+        dict(rollout_is="token", rollout_is_threshold=2.0),
         [[E(0.5), E(-1), 2.0], [E(-0.25), 2.0, 0.0]],
-        {P + "is_ratio_mean": (E(0.5) + E(-1) + E(1) + E(-0.25) + E(2)) / 5, P + "capped_fraction": 2 / 5,
-         P + "weight_mean": (E(0.5) + E(-1) + 2 + E(-0.25) + 2) / 5},
+        {IS_MEAN: (E(0.5) + E(-1) + 2 + E(-0.25) + 2) / 5, HIGH: 2 / 5, LOW: 1 / 5,  # low: ρ < 1/2 (e^-1)
+         WEIGHT: (E(0.5) + E(-1) + 2 + E(-0.25) + 2) / 5},
     ),
     "sequence_tis": (
-        dict(is_level="sequence", is_threshold=2.0),
+        dict(rollout_is="sequence", rollout_is_threshold=2.0),
         [[E(0.5)] * 3, [2.0, 2.0, 0.0]],
-        {P + "is_ratio_mean": (3 * E(0.5) + 2 * E(1.75)) / 5, P + "capped_fraction": 2 / 5,
-         P + "weight_mean": (3 * E(0.5) + 4) / 5},
+        {IS_MEAN: (3 * E(0.5) + 4) / 5, HIGH: 2 / 5, LOW: 0.0, WEIGHT: (3 * E(0.5) + 4) / 5},
     ),
-    "token_mask": (
-        dict(rs_level="token", rs_threshold=2.0),  # kept range [0.5, 2]
-        [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
-        {P + "rejected_fraction": 3 / 5, P + "weight_mean": 2 / 5},
-    ),
-    "token_mask_explicit_lower": (
-        dict(rs_level="token", rs_threshold=3.0, rs_threshold_lower=0.3),  # only e^2 is outside
-        [[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]],
-        {P + "rejected_fraction": 1 / 5, P + "weight_mean": 4 / 5},
-    ),
-    "sequence_mask": (
-        dict(rs_level="sequence", rs_threshold=2.0),  # e^0.5 kept, e^1.75 rejected
-        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
-        {P + "rejected_fraction": 2 / 5, P + "weight_mean": 3 / 5},
-    ),
-    "sequence_mask_tight": (
-        dict(rs_level="sequence", rs_threshold=1.2),  # e^0.5 = 1.65 is now outside too
-        [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
-        {P + "rejected_fraction": 1.0, P + "weight_mean": 0.0},
-    ),
-    "geometric_mask": (
-        dict(rs_level="geometric", rs_threshold=1.2),  # e^(1/6) = 1.18 kept, e^0.875 = 2.40 rejected
-        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
-        {P + "rejected_fraction": 2 / 5, P + "weight_mean": 3 / 5},
-    ),
-    "icepop": (  # token IS inside the kept range, 0 outside
-        dict(is_level="token", is_threshold=10.0, rs_level="token", rs_threshold=2.0),
+    "icepop": (  # ρ inside [0.5, 2] keeps its weight, outside gets 0; nothing is rejected
+        dict(rollout_is="token", rollout_is_threshold="0.5_2.0"),
         [[E(0.5), 0.0, 0.0], [E(-0.25), 0.0, 0.0]],
-        {P + "is_ratio_mean": (E(0.5) + E(-1) + E(1) + E(-0.25) + E(2)) / 5, P + "capped_fraction": 0.0,
-         P + "rejected_fraction": 3 / 5, P + "weight_mean": (E(0.5) + E(-0.25)) / 5},
+        {IS_MEAN: (E(0.5) + E(-0.25)) / 5, HIGH: 2 / 5, LOW: 1 / 5, WEIGHT: (E(0.5) + E(-0.25)) / 5},
+    ),
+    "token_k1": (
+        dict(rollout_rs="token_k1", rollout_rs_threshold=2.0),  # -log ρ in [log 1/2, log 2]: ρ in [0.5, 2]
+        [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
+        {RS: 3 / 5, WEIGHT: 2 / 5},
+    ),
+    "token_k1_bounds_the_inverse_ratio": (
+        # -log ρ in [log 0.5, log 3]: π_rollout/π_old in [0.5, 3], i.e. ρ in [1/3, 2]: e^-1 = 0.37 is kept,
+        # e^1 = 2.72 is not (bounds on ρ itself would do the opposite)
+        dict(rollout_rs="token_k1", rollout_rs_threshold="0.5_3.0"),
+        [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]],
+        {RS: 2 / 5, WEIGHT: 3 / 5},
+    ),
+    "seq_sum_k1": (
+        dict(rollout_rs="seq_sum_k1", rollout_rs_threshold=2.0),  # e^0.5 kept, e^1.75 rejected
+        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
+        {RS: 2 / 5, WEIGHT: 3 / 5},
+    ),
+    "seq_sum_k1_tight": (
+        dict(rollout_rs="seq_sum_k1", rollout_rs_threshold=1.2),  # e^0.5 = 1.65 is now outside too
+        [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+        {RS: 1.0, WEIGHT: 0.0},
+    ),
+    "seq_mean_k1": (
+        dict(rollout_rs="seq_mean_k1", rollout_rs_threshold=1.2),  # e^(1/6) = 1.18 kept, e^0.875 = 2.40 rejected
+        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
+        {RS: 2 / 5, WEIGHT: 3 / 5},
+    ),
+    "two_modes_one_threshold_each": (  # token_k1 in [1/3, 3] drops only e^2; seq_mean_k1 then drops row 1
+        dict(rollout_rs="token_k1, seq_mean_k1", rollout_rs_threshold="3.0,1.2"),
+        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
+        {RS: 2 / 5, WEIGHT: 3 / 5},
+    ),
+    "token_is_with_token_k1": (  # IcePop-style masked IS: ρ kept with its weight inside [0.5, 2]
+        dict(rollout_is="token", rollout_is_threshold=10.0, rollout_rs="token_k1", rollout_rs_threshold=2.0),
+        [[E(0.5), 0.0, 0.0], [E(-0.25), 0.0, 0.0]],
+        {IS_MEAN: TOKEN_RATIOS / 5, HIGH: 0.0, LOW: 0.0, RS: 3 / 5, WEIGHT: (E(0.5) + E(-0.25)) / 5},
     ),
     "veto_with_token_tis": (  # row 0 holds ρ = e^-1 < 0.5: the whole row goes; capping is counted before
-        dict(is_level="token", is_threshold=2.0, veto_threshold=0.5),
+        dict(rollout_is="token", rollout_is_threshold=2.0, rollout_token_veto_threshold=0.5),
         [[0.0, 0.0, 0.0], [E(-0.25), 2.0, 0.0]],
-        {P + "is_ratio_mean": (E(0.5) + E(-1) + E(1) + E(-0.25) + E(2)) / 5, P + "capped_fraction": 2 / 5,
-         P + "rejected_fraction": 3 / 5, P + "weight_mean": (E(-0.25) + 2) / 5},
+        {IS_MEAN: (E(0.5) + E(-1) + 2 + E(-0.25) + 2) / 5, HIGH: 2 / 5, LOW: 1 / 5, RS: 3 / 5,
+         WEIGHT: (E(-0.25) + 2) / 5},
     ),
 }
+KEPT = {"icepop": MASK.bool()}  # IcePop zeroes weights without rejecting tokens
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -76,7 +91,7 @@ def test_weights_and_metrics_match_hand_computation(name):
     result = RolloutCorrection(**config)(OLD, ROLLOUT, MASK)
     expected = torch.tensor(weights, dtype=torch.float64)
     torch.testing.assert_close(result.weights, expected, rtol=1e-15, atol=0)
-    assert torch.equal(result.keep, MASK.bool() & (expected > 0))
+    assert torch.equal(result.keep, KEPT.get(name, MASK.bool() & (expected > 0)))
     assert sorted(result.metrics) == sorted(metrics)
     for key, value in metrics.items():
         assert float(result.metrics[key]) == pytest.approx(value, rel=1e-14, abs=1e-15), key
@@ -84,9 +99,11 @@ def test_weights_and_metrics_match_hand_computation(name):
 
 
 ALL_ON = [
-    dict(is_level="token"), dict(is_level="sequence"), dict(rs_level="token"), dict(rs_level="sequence"),
-    dict(rs_level="geometric", rs_threshold=1.0001), dict(veto_threshold=0.999),
-    dict(is_level="sequence", is_threshold=1.0, rs_level="geometric", rs_threshold=1.0, veto_threshold=0.9),
+    dict(rollout_is="token"), dict(rollout_is="sequence"), dict(rollout_is="token", rollout_is_threshold="1_1"),
+    dict(rollout_rs="token_k1", rollout_rs_threshold=2.0), dict(rollout_rs="seq_sum_k1", rollout_rs_threshold=2.0),
+    dict(rollout_rs="seq_mean_k1", rollout_rs_threshold=1.0001), dict(rollout_token_veto_threshold=0.999),
+    dict(rollout_is="sequence", rollout_is_threshold=1.0, rollout_rs="token_k1,seq_sum_k1,seq_mean_k1",
+         rollout_rs_threshold="1.0", rollout_token_veto_threshold=0.9),
 ]
 
 
@@ -100,39 +117,56 @@ def test_on_policy_float32_data_gets_weights_exactly_one(config):
     assert torch.equal(result.weights, mask.float())
     assert torch.equal(result.keep, mask.bool())
     for key, value in result.metrics.items():
-        expected = 1.0 if key.endswith(("weight_mean", "ratio_mean")) else 0.0
+        expected = 1.0 if key in (IS_MEAN, WEIGHT) else 0.0
         assert float(value) == expected, key
 
 
 def test_a_huge_sequence_ratio_stays_finite_and_is_capped():
     old = torch.full((1, 4), -0.1)
     rollout = torch.full((1, 4), -30.1)  # Σ log ρ = 120: clamped to 20 before exp
-    result = RolloutCorrection(is_level="sequence", is_threshold=5.0)(old, rollout, torch.ones(1, 4))
+    result = RolloutCorrection(rollout_is="sequence", rollout_is_threshold=5.0)(old, rollout, torch.ones(1, 4))
     assert torch.equal(result.weights, torch.full((1, 4), 5.0))
-    assert float(result.metrics[P + "is_ratio_mean"]) == pytest.approx(E(20), rel=1e-6)
+    assert float(result.metrics[HIGH]) == 1.0 and torch.isfinite(result.metrics[IS_MEAN])
 
 
 def test_off_by_default_and_built_from_config():
     assert not RolloutCorrection().enabled
     assert RolloutCorrection.from_config(None) == RolloutCorrection()
-    section = OmegaConf.create({"is_level": "token", "is_threshold": 3, "rs_level": None, "rs_threshold": 2.0,
-                                "rs_threshold_lower": None, "veto_threshold": 1e-4})
+    section = OmegaConf.create({"rollout_is": "token", "rollout_is_threshold": 3, "rollout_rs": None,
+                                "rollout_rs_threshold": None, "rollout_token_veto_threshold": 1e-4,
+                                "is_level": None, "veto_threshold": None})
     built = RolloutCorrection.from_config(section)
-    assert built.enabled and built.is_threshold == 3 and built.veto_threshold == 1e-4
-    assert RolloutCorrection(rs_level="token", rs_threshold=4.0).rs_threshold_low == 0.25
+    assert built.enabled and built.rollout_is_threshold == 3 and built.rollout_token_veto_threshold == 1e-4
+
+
+@pytest.mark.parametrize("old, new", [
+    ("is_level", "rollout_is"), ("rs_level", "rollout_rs (token -> token_k1"), ("rs_threshold", "rollout_rs_threshold"),
+    ("rs_threshold_lower", "rollout_rs_threshold='<lower>_<upper>'"),
+    ("rollout_rs_threshold_lower", "rollout_rs_threshold='<lower>_<upper>'"),
+    ("veto_threshold", "rollout_token_veto_threshold"),
+])
+def test_a_renamed_key_is_refused_naming_its_new_key(old, new):
+    with pytest.raises(ValueError, match=re.escape(f"algorithm.rollout_correction.{old} was renamed: use "
+                                                   f"algorithm.rollout_correction.{new}")):
+        RolloutCorrection.from_config({old: "token"})
 
 
 @pytest.mark.parametrize("config, match", [
-    (dict(is_level="geometric"), "is_level"),
-    (dict(rs_level="tokens"), "rs_level"),
-    (dict(is_level="token", is_threshold=0.9), "is_threshold"),
-    (dict(rs_level="token", rs_threshold=0.9), "lower <= 1 <= upper"),
-    (dict(rs_level="token", rs_threshold_lower=1.5), "lower <= 1 <= upper"),
-    (dict(rs_level="token", rs_threshold_lower=0.0), "0 < lower"),
-    (dict(veto_threshold=1.0), "veto_threshold"),
+    (dict(rollout_is="geometric"), "rollout_is='geometric'"),
+    (dict(rollout_rs="tokens", rollout_rs_threshold=2.0), "rollout_rs='tokens'"),
+    (dict(rollout_rs="token_k3", rollout_rs_threshold=2.0), "k2, k3, max and binary_kl modes are not provided"),
+    (dict(rollout_rs="token_k1"), "needs algorithm.rollout_correction.rollout_rs_threshold"),
+    (dict(rollout_is="token", rollout_is_threshold=0.9), "rollout_is_threshold=0.9"),
+    (dict(rollout_is="token", rollout_is_threshold="1.5_2"), "must hold 1"),
+    (dict(rollout_rs="token_k1", rollout_rs_threshold=0.9), "lower <= 1 <= upper"),
+    (dict(rollout_rs="token_k1", rollout_rs_threshold="1.5_2.0"), "lower <= 1 <= upper"),
+    (dict(rollout_rs="token_k1", rollout_rs_threshold="0_2"), "0 < lower"),
+    (dict(rollout_rs="token_k1", rollout_rs_threshold="low_high"), "give a number or '<lower>_<upper>'"),
+    (dict(rollout_rs="token_k1,seq_sum_k1", rollout_rs_threshold="2,3,4"), "one per mode"),
+    (dict(rollout_token_veto_threshold=1.0), "rollout_token_veto_threshold"),
 ])
 def test_bad_settings_name_the_key(config, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=re.escape(match)):
         RolloutCorrection(**config)
 
 

@@ -17,7 +17,7 @@ def test_each_layout_is_a_valid_config_with_two_processes_at_most(name):
     workspace = Workspace(Path("root"), Path("model"), Path("train.parquet"), extra)
     config = compose_config(workspace.overrides(RunShape(workers=workers, ignore_eos=True)))
     assert list(check_types(config)) == []
-    check_placement(config)
+    check_placement(config, "cpu")
     check_cluster_fits(config, "cpu", 1, {"CPU": 2.0})
     assert config.data.train_batch_size * config.actor_rollout_ref.rollout.n == 16 * 8  # equal samples
     separate = config.actor_rollout_ref.rollout.placement == "separate"

@@ -1,6 +1,7 @@
 """The Ray-cluster launcher builds the right commands and parses its arguments strictly."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -75,3 +76,30 @@ def test_parse_args_requires_a_command():
         parse_args(["--num-cpus", "3"])
     with pytest.raises(SystemExit):
         parse_args(["--"])
+
+
+def test_a_two_node_slurm_allocation_dry_run_plans_a_head_a_worker_and_the_job(tmp_path):
+    """The multi-node path as far as one machine allows: a two-node Slurm environment (scontrol and srun are
+    stand-ins that answer as Slurm would) and --dry-run, which prints what would run on each node."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text('#!/bin/sh\n[ "$*" = "show hostnames gpu[01-02]" ] && printf "gpu01\\ngpu02\\n"\n')
+    (bin_dir / "srun").write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/srun.log\necho "fe80::1 10.1.0.7"\n')
+    for tool in ("scontrol", "srun"):
+        (bin_dir / tool).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_NODELIST": "gpu[01-02]"}
+    env.pop("RAY_HEAD_IP", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "maxrl.launch.ray_cluster", "--dry-run", "--num-gpus", "8", "--", "python", "-m",
+         "maxrl.trainer.main_ppo", "trainer.nnodes=2", "trainer.n_gpus_per_node=8"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    head, worker, job = done.stdout.strip().splitlines()
+    srun = "srun --nodes=1 --ntasks=1 --overlap -w"
+    assert head.startswith(f"{srun} gpu01 {RAY} start --head --node-ip-address=10.1.0.7 --port=6379")
+    assert worker.startswith(f"{srun} gpu02 {RAY} start --address=10.1.0.7:6379")
+    assert "--num-gpus=8" in head and "--num-gpus=8" in worker
+    assert job == "RAY_ADDRESS=10.1.0.7:6379 python -m maxrl.trainer.main_ppo trainer.nnodes=2 trainer.n_gpus_per_node=8"
+    # the head's address was asked of the first node, through srun; nothing else ran
+    assert (tmp_path / "srun.log").read_text() == "--nodes=1 --ntasks=1 --overlap -w gpu01 hostname --ip-address\n"

@@ -103,3 +103,16 @@ def test_maze_sources_route_to_the_maze_verifier():
     assert default_compute_score("maze_7", solution, sequence) == maze_score(solution, sequence)
     assert default_compute_score("maze_7", solution, sequence)["score"] == 1.0
     assert default_compute_score("maze_7", wrong, sequence)["score"] == 0.0
+
+
+def test_math_verify_does_not_warn_that_its_timeout_is_disabled(monkeypatch, caplog):
+    """The per-item time limit of the reward manager is the timeout: math-verify's once-per-process warning
+    that its own is disabled would only mislead (it printed two lines at the start of every run)."""
+    import math_verify.grader
+    import math_verify.parser
+
+    monkeypatch.setattr(math_verify.parser, "TIMEOUT_WARNING_SHOWN", False)
+    monkeypatch.setattr(math_verify.grader, "TIMEOUT_WARNING_SHOWN", False)
+    with caplog.at_level("WARNING"):
+        assert math_score("math", "so $\\boxed{2}$", "2")["score"] == 1.0
+    assert not [record for record in caplog.records if "Timeout is disabled" in record.getMessage()]

@@ -26,7 +26,7 @@ def test_layout_and_tracker(tmp_path):
     step_dir = save(manager, 3)
     assert step_dir == tmp_path / "global_step_3"
     assert sorted(p.name for p in step_dir.iterdir()) == ["actor", "data.json", "trainer_state.json"]
-    assert json.loads((step_dir / "trainer_state.json").read_text()) == {"global_step": 3}
+    assert json.loads((step_dir / "trainer_state.json").read_text()) == {"format_version": 2, "global_step": 3}
     assert (tmp_path / TRACKER_FILE).read_text() == "3\n"
     assert {p.name for p in tmp_path.iterdir()} == {TRACKER_FILE, "global_step_3"}  # no leftovers
     assert CheckpointManager.load(step_dir, no_actor_load) == ({"loader": 3}, {"global_step": 3})

@@ -2,8 +2,10 @@
 checkpoint, and a save killed at any moment never leaves a half-written step where resume would load it."""
 
 import json
+import os
 import pickle
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +114,27 @@ def test_a_pickled_state_file_is_never_unpickled(tmp_path):
     (step_dir / "data.json").write_text("{}")
     with pytest.raises(CheckpointError, match=f"{step_dir / 'trainer_state.json'} is not valid JSON"):
         CheckpointManager.load(step_dir, no_actor_load)
+    assert not marker.exists()
+
+
+class RunsShellCommand:
+    """Unpickling this object would run a shell command through os.system, whose module torch 2.13 blocks
+    outright: its refusal is worded differently from that of a merely unlisted global."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_an_entry_calling_a_blocked_module_is_reported_as_refused_not_corrupt(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"step": 1, "model": RunsShellCommand(marker)}, tmp_path / "latest.pt")
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"{tmp_path / 'latest.pt'} was refused: it holds posix.system, which is neither a tensor nor plain data; "
+            "loading it would need unpickling, which can run arbitrary code")):
+        load_weights_only(tmp_path / "latest.pt")
     assert not marker.exists()
 
 

@@ -12,6 +12,7 @@ from maxrl.config import compose_config
 from maxrl.data.batch import Batch
 from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.log_probs import BatchForwards, ForwardOptions, micro_batched_log_probs, response_log_probs
+from maxrl.workers.lora import LoraSettings, add_adapters
 from maxrl.workers.micro_batches import MicroBatching, RowLengths, token_budget_plan
 from maxrl.workers.rollout import SamplingParams, build_rollout
 
@@ -58,8 +59,11 @@ def forward_and_gradients(model, batch, options, temperature=0.7):
     log_probs, entropy = response_log_probs(model, batch, temperature, with_entropy=True, options=options)
     mask = batch["response_mask"]
     ((log_probs * torch.linspace(-1, 1, mask.shape[1]) + 0.1 * entropy) * mask).sum().backward()
-    gradient = torch.cat([p.grad.flatten() for p in model.parameters()])
-    return log_probs * mask, entropy * mask, gradient
+    return log_probs * mask, entropy * mask, trained_gradient(model)
+
+
+def trained_gradient(model) -> torch.Tensor:
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
 
 
 @pytest.mark.parametrize("grouped_sdpa", [False, True], ids=["", "grouped_query_sdpa"])
@@ -118,11 +122,19 @@ def test_one_prompt_pass_serves_every_micro_batch_with_exact_gradients(model, gr
     """4 prompts of 9 tokens cost 36 of a 72-token budget: they run once for the whole batch, and the
     responses fill several micro-batches whose gradients reach the prompt pass only at `finish`."""
     expected = forward_and_gradients(model, grouped_batch, ForwardOptions())
+    for name, a, b in zip(("log_probs", "entropy", "gradient"),
+                          prompt_once_forward_and_gradients(model, grouped_batch, LAYOUTS[layout]), expected):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def prompt_once_forward_and_gradients(model, batch, options):
+    """`forward_and_gradients` through `BatchForwards` on a 72-token budget, asserting that the prompt pass
+    ran once for the whole batch and each micro-batch ran one response pass."""
     calls = []
     handle = model.register_forward_pre_hook(lambda module, args: calls.append(1))
     model.zero_grad()
-    forwards = BatchForwards(model, grouped_batch, MicroBatching(max_tokens=72), LAYOUTS[layout], temperature=0.7)
-    log_probs, entropy = torch.zeros(2, *grouped_batch["responses"].shape)
+    forwards = BatchForwards(model, batch, MicroBatching(max_tokens=72), options, 0.7)
+    log_probs, entropy = torch.zeros(2, *batch["responses"].shape)
     for rows, micro in forwards:
         micro_log_probs, micro_entropy = forwards.log_probs(rows, micro, with_entropy=True)
         mask = micro["response_mask"]
@@ -130,10 +142,27 @@ def test_one_prompt_pass_serves_every_micro_batch_with_exact_gradients(model, gr
         log_probs[rows], entropy[rows] = micro_log_probs.detach() * mask, micro_entropy.detach() * mask
     forwards.finish()
     handle.remove()
-    gradient = torch.cat([p.grad.flatten() for p in model.parameters()])
     assert forwards.prompts is not None and len(forwards.micro_batches) > 1
     assert len(calls) == 1 + len(forwards.micro_batches)  # one prompt pass, one response pass per micro-batch
-    for name, a, b in zip(("log_probs", "entropy", "gradient"), (log_probs, entropy, gradient), expected):
+    return log_probs, entropy, trained_gradient(model)
+
+
+@pytest.mark.parametrize("targets", [("q_proj", "v_proj"), ("gate_proj", "up_proj", "down_proj"), "all-linear"],
+                         ids=["q_v", "mlp_only", "all_linear"])
+def test_one_prompt_pass_with_lora_on_some_projections_gives_exact_adapter_gradients(grouped_batch, targets):
+    """With adapters on some projections only, part of the prompt pass has no graph (layer 0's keys without
+    a k_proj adapter, all of layer 0's attention with MLP-only adapters); the batch-wide pass must still
+    give the padded forward's log-probs and adapter gradients."""
+    adapted = build_tiny_causal_lm(vocab_size=96, hidden_size=32, num_layers=2, seed=3)
+    add_adapters(adapted, LoraSettings(rank=4, target_modules=targets), seed=0)  # in place, as the worker does
+    with torch.no_grad():  # lora_B starts at 0, which would leave lora_A without a gradient
+        for name, parameter in adapted.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(0.1 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)))
+    expected = forward_and_gradients(adapted, grouped_batch, ForwardOptions())
+    got = prompt_once_forward_and_gradients(adapted, grouped_batch, LAYOUTS["both"])
+    assert expected[2].abs().sum() > 0
+    for name, a, b in zip(("log_probs", "entropy", "adapter gradient"), got, expected):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=name)
 
 

@@ -8,6 +8,7 @@ from maxrl.utils.tiny_models import build_tiny_causal_lm
 from maxrl.workers.hf_model import cache_keyword
 from maxrl.workers.log_probs import response_log_probs
 from maxrl.workers.rollout import SamplingParams, build_rollout
+from maxrl.workers.rollout.sampling import sampling_distribution
 
 RESPONSE_LENGTH = 12
 
@@ -48,6 +49,29 @@ def test_sampler_log_probs_equal_a_teacher_forced_forward(backend, prompt_batch,
         recomputed, _ = response_log_probs(backend.model, out, temperature)
     mask = out["response_mask"].bool()
     torch.testing.assert_close(out["rollout_log_probs"][mask], recomputed[mask], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("rollout", [
+    {"do_sample": True, "temperature": 0.7, "top_k": 3, "top_p": 1.0},
+    {"do_sample": True, "temperature": 1.0, "top_k": -1, "top_p": 0.6},
+    {"do_sample": True, "temperature": 0.8, "top_k": 5, "top_p": 0.7},
+    {"do_sample": False, "temperature": 0.7, "top_k": 3, "top_p": 0.6},  # greedy: temperature 1, untruncated
+], ids=["top_k", "top_p", "both", "greedy"])
+def test_truncated_sampling_log_probs_equal_the_trainers(backend, prompt_batch, stop_heavy_ids, rollout):
+    """With top-k / top-p the rollout records the log-prob of the truncated distribution it drew from (vLLM's
+    processed_logprobs), and the trainer's log-probs (`sampling_distribution` of the same rollout keys) are
+    taken under that distribution: the two agree, so rollout correction compares like with like."""
+    keys = OmegaConf.create(rollout)
+    draw = sampling(stop_heavy_ids, n=3, seed=6, **{k: v for k, v in rollout.items()})
+    out = backend.generate(prompt_batch, draw)
+    with torch.no_grad():
+        trainer, _ = response_log_probs(backend.model, out, sampling_distribution(keys))
+    mask = out["response_mask"].bool()
+    torch.testing.assert_close(out["rollout_log_probs"][mask], trainer[mask], atol=1e-5, rtol=0)
+    if rollout["do_sample"]:  # the truncation matters: the untruncated log-probs are lower
+        with torch.no_grad():
+            untruncated, _ = response_log_probs(backend.model, out, rollout["temperature"])
+        assert (trainer[mask] - untruncated[mask]).max() > 0.01
 
 
 def test_a_seed_repeats_the_draw_and_chunking_keeps_greedy_output(rollout_config, backend, prompt_batch,

@@ -43,7 +43,7 @@ def update_batch(model, prompt_batch):
         "response_mask": response_mask,
     })
     with torch.no_grad():
-        log_probs, _ = response_log_probs(model, batch, temperature=1.0)
+        log_probs, _ = response_log_probs(model, batch, 1.0)
     batch.tensors["old_log_probs"] = log_probs + 0.3 * torch.randn(log_probs.shape, generator=generator)
     batch.tensors["advantages"] = torch.randn(num, 1, generator=generator).expand(-1, RESPONSE_LENGTH).clone()
     batch.tensors["ref_log_prob"] = log_probs + 0.1 * torch.randn(log_probs.shape, generator=generator)
@@ -95,7 +95,7 @@ def test_padding_rows_contribute_nothing(model, update_batch):
 
 def test_the_first_mini_batch_is_on_policy_when_old_log_probs_are_current(model, update_batch):
     with torch.no_grad():
-        current, _ = response_log_probs(model, update_batch, temperature=1.0)
+        current, _ = response_log_probs(model, update_batch, 1.0)
     fields = [key for key in update_batch.keys() if key != "old_log_probs"]
     on_policy = update_batch.select(fields).union(Batch({"old_log_probs": current}))
     trained = copy.deepcopy(model)
@@ -121,7 +121,7 @@ def test_a_non_finite_gradient_skips_the_step(model, update_batch):
 def test_without_old_log_probs_a_single_step_equals_the_recomputed_one(model, update_batch):
     """One epoch, one mini-batch: the update's own detached log-probs are the old ones, exactly."""
     with torch.no_grad():
-        current, _ = response_log_probs(model, update_batch, temperature=1.0)
+        current, _ = response_log_probs(model, update_batch, 1.0)
     without = update_batch.select([key for key in update_batch.keys() if key != "old_log_probs"])
     recomputed = without.union(Batch({"old_log_probs": current}))
     spec = PolicyLoss(entropy_coeff=0.01, use_kl_loss=True, kl_loss_coef=0.1)
@@ -148,7 +148,7 @@ def test_without_old_log_probs_a_multi_step_update_is_refused(model, update_batc
 def test_without_old_log_probs_the_update_reports_the_sampler_gap(model, update_batch):
     """The means the old-log-prob pass would have logged, from the update's own forward."""
     with torch.no_grad():
-        current, _ = response_log_probs(model, update_batch, temperature=1.0)
+        current, _ = response_log_probs(model, update_batch, 1.0)
     shift = 0.05 * torch.randn(current.shape, generator=torch.Generator().manual_seed(3))
     without = update_batch.select([key for key in update_batch.keys() if key != "old_log_probs"])
     batch = without.union(Batch({"rollout_log_probs": current + shift}))

@@ -17,7 +17,7 @@ from maxrl.workers.policy_update import PolicyLoss, update_policy
 RESPONSE_LENGTH = 6
 LENGTHS = [6, 2, 5, 1, 4, 6]
 TOKENS = sum(LENGTHS)
-P = "rollout_correction/"
+P = "rollout_corr/"
 
 
 pytestmark = pytest.mark.usefixtures("one_process_world")  # the update all-reduces its normaliser
@@ -45,7 +45,7 @@ def batch(model, prompt_batch):
         "advantages": torch.randn(len(prompts), 1, generator=generator).expand(-1, RESPONSE_LENGTH).clone(),
     })
     with torch.no_grad():
-        current, _ = response_log_probs(model, batch, temperature=1.0)
+        current, _ = response_log_probs(model, batch, 1.0)
     return batch.union(Batch({"current": current}))
 
 
@@ -66,20 +66,22 @@ def test_agreeing_log_probs_leave_the_update_unchanged_exactly(model, batch):
     old = batch["current"] + 0.3 * torch.randn(batch["current"].shape, generator=torch.Generator().manual_seed(1))
     data = with_fields(batch, old_log_probs=old, rollout_log_probs=old.clone())
     spec = PolicyLoss(entropy_coeff=0.01)
-    correction = RolloutCorrection(is_level="token", rs_level="sequence", veto_threshold=1e-4)
+    correction = RolloutCorrection(rollout_is="token", rollout_rs="seq_sum_k1", rollout_rs_threshold=2.0,
+                                   rollout_token_veto_threshold=1e-4)
     plain = train(model, data, spec, mini_batch_per_device=3, ppo_epochs=2)
     corrected = train(model, data, dataclasses.replace(spec, rollout_correction=correction),
                       mini_batch_per_device=3, ppo_epochs=2)
     assert all(torch.equal(a, b) for a, b in zip(plain[0].parameters(), corrected[0].parameters()))
     for key, value in plain[1].items():
         assert corrected[1][key] == value, key
-    assert corrected[1][P + "weight_mean"] == 1.0 and corrected[1][P + "is_ratio_mean"] == 1.0
-    assert corrected[1][P + "capped_fraction"] == 0.0 and corrected[1][P + "rejected_fraction"] == 0.0
+    assert corrected[1][P + "weight_mean"] == 1.0 and corrected[1][P + "rollout_is_mean"] == 1.0
+    assert corrected[1][P + "rollout_is_ratio_fraction_high"] == 0.0
+    assert corrected[1][P + "rollout_rs_masked_fraction"] == 0.0
 
 
 @pytest.mark.parametrize("correction, row, shift, weight", [
-    (RolloutCorrection(is_level="token", is_threshold=2.0), 0, -3.0, 2.0),  # ρ = e^3, capped at 2
-    (RolloutCorrection(rs_level="token", rs_threshold=2.0), 2, 3.0, 0.0),  # ρ = e^-3, rejected
+    (RolloutCorrection(rollout_is="token", rollout_is_threshold=2.0), 0, -3.0, 2.0),  # ρ = e^3, capped at 2
+    (RolloutCorrection(rollout_rs="token_k1", rollout_rs_threshold=2.0), 2, 3.0, 0.0),  # ρ = e^-3, rejected
 ], ids=["capped", "rejected"])
 def test_one_disagreeing_token_is_weighted_as_by_hand(model, batch, correction, row, shift, weight):
     """Without old_log_probs the ratio is exactly 1, so the policy loss is Σ_t w_t (-A_t) / N: the
@@ -94,10 +96,10 @@ def test_one_disagreeing_token_is_weighted_as_by_hand(model, batch, correction, 
     expected_loss -= (weight - 1) * advantages[row, 0] / TOKENS
     assert metrics["actor/pg_loss"] == pytest.approx(float(expected_loss), rel=1e-5)
     assert metrics[P + "weight_mean"] == pytest.approx((TOKENS - 1 + weight) / TOKENS, rel=1e-5)
-    if correction.is_level:
-        assert metrics[P + "capped_fraction"] == pytest.approx(1 / TOKENS)
+    if correction.rollout_is:
+        assert metrics[P + "rollout_is_ratio_fraction_high"] == pytest.approx(1 / TOKENS)
     else:
-        assert metrics[P + "rejected_fraction"] == pytest.approx(1 / TOKENS)
+        assert metrics[P + "rollout_rs_masked_fraction"] == pytest.approx(1 / TOKENS)
 
     advantages[row, 0] *= weight
     by_hand, by_hand_metrics = train(model, with_fields(batch, advantages=advantages), PolicyLoss())
@@ -108,6 +110,6 @@ def test_one_disagreeing_token_is_weighted_as_by_hand(model, batch, correction, 
 
 
 def test_the_correction_needs_rollout_log_probs(model, batch):
-    spec = PolicyLoss(rollout_correction=RolloutCorrection(is_level="token"))
+    spec = PolicyLoss(rollout_correction=RolloutCorrection(rollout_is="token"))
     with pytest.raises(ValueError, match="rollout_log_probs"):
         train(model, with_fields(batch), spec)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from maxrl.algorithms import SamplingDistribution, log_probs_from_logits
 from maxrl.data.batch import Batch
 from maxrl.workers.rollout import (
     SamplingParams,
@@ -13,7 +14,7 @@ from maxrl.workers.rollout import (
     sampling_params_from_config,
     stop_token_ids,
 )
-from maxrl.workers.rollout.sampling import sample_next_tokens, truncate_logits
+from maxrl.workers.rollout.sampling import sample_next_tokens, sampling_distribution, truncate_logits
 
 LOGITS = torch.tensor([[2.0, 1.0, 0.0, -1.0], [0.0, 3.0, 0.5, 0.5]])
 
@@ -47,12 +48,42 @@ def test_truncation_keeps_the_top_k_and_the_nucleus():
     assert not torch.isinf(truncate_logits(LOGITS, top_k=0, top_p=1.0)).any()
 
 
-def test_truncated_sampling_never_leaves_the_nucleus_and_reports_the_full_distribution():
-    sampling = SamplingParams(temperature=1.0, top_k=3, top_p=0.8)
+def test_truncated_sampling_reports_the_log_probs_of_the_distribution_it_draws_from():
+    """As vLLM's processed_logprobs: the tempered distribution cut to the nucleus and renormalised, so the
+    reported probabilities are the sampled frequencies (before, the untruncated ones were reported)."""
+    sampling = SamplingParams(temperature=0.8, top_k=3, top_p=0.8)
     generator = torch.Generator().manual_seed(1)
-    tokens, log_probs = sample_next_tokens(LOGITS[:1].expand(2000, -1), sampling, generator)
+    draws = 20000
+    tokens, log_probs = sample_next_tokens(LOGITS[:1].expand(draws, -1), sampling, generator)
+    tempered = torch.softmax(LOGITS[0] / 0.8, -1)  # (0.72, 0.21, 0.06, 0.02): the 0.8 nucleus is tokens 0, 1
     assert set(tokens.tolist()) == {0, 1}
-    torch.testing.assert_close(log_probs, torch.log_softmax(LOGITS[0], -1)[tokens])
+    renormalised = tempered[:2] / tempered[:2].sum()
+    torch.testing.assert_close(log_probs, renormalised.log()[tokens])
+    frequencies = torch.bincount(tokens, minlength=2).float() / draws
+    assert (frequencies - renormalised).abs().max() < 0.015
+    trainer = log_probs_from_logits(LOGITS[:1].expand(draws, -1), tokens, SamplingDistribution(0.8, 3, 0.8))
+    torch.testing.assert_close(trainer, log_probs)  # the trainer takes its log-probs under the same distribution
+
+
+def test_the_trainer_keeps_a_token_outside_its_nucleus_finite():
+    """An updated policy may no longer hold the sampled token in its top-k: its log-prob stays finite (the
+    token counts as kept), so ratios and losses stay defined."""
+    labels = torch.tensor([3, 1])  # token 3 is outside row 1's top-2
+    log_probs = log_probs_from_logits(LOGITS, labels, SamplingDistribution(top_k=2))
+    kept_row_one = torch.tensor([2.0, 1.0, -1.0])  # tokens 0, 1 and the label 3
+    torch.testing.assert_close(log_probs[0], torch.log_softmax(kept_row_one, -1)[2])
+    kept_row_two = torch.tensor([3.0, 0.5, 0.5])  # the top 2 and the token tied with the second
+    torch.testing.assert_close(log_probs[1], torch.log_softmax(kept_row_two, -1)[0])
+
+
+@pytest.mark.parametrize(("rollout", "expected"), [
+    ({"do_sample": True, "temperature": 0.7, "top_k": 5, "top_p": 0.9}, SamplingDistribution(0.7, 5, 0.9)),
+    ({"do_sample": False, "temperature": 0.7, "top_k": 5, "top_p": 0.9}, SamplingDistribution()),
+])
+def test_the_trainer_takes_log_probs_under_the_rollouts_distribution(rollout, expected):
+    """Greedy decoding reports temperature-1 log-probs (as vLLM does), so the trainer then uses temperature 1
+    whatever rollout.temperature says."""
+    assert sampling_distribution(OmegaConf.create(rollout)) == expected
 
 
 def test_a_seeded_generator_repeats_the_draw():
