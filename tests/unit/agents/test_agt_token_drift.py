@@ -90,7 +90,7 @@ def test_inserted_tokens_get_no_gradient_from_any_loss_term(episodes):
     assert logits.grad[mask.bool()].abs().sum() > 0
     # Rollout correction weighs and counts generated tokens only: a wild sampler log-prob on an inserted token
     # (there is none: the sampler reports 0) changes nothing.
-    correction = RolloutCorrection(is_level="token", rs_level="token")
+    correction = RolloutCorrection(rollout_is="token", rollout_rs="token_k1", rollout_rs_threshold=2.0)
     sampler = batch["rollout_log_probs"].double()
     wild = sampler.masked_fill(inserted, -50.0)
     assert correction(old, sampler, mask).metrics == correction(old, wild, mask).metrics
