@@ -1,20 +1,25 @@
-"""Where the rollout runs: in the actor's processes (``actor_rollout_ref.rollout.placement=colocated``, the
-default) or in a pool of `RolloutWorker`s of its own (``separate``, sized by ``actor_rollout_ref.rollout.nnodes``
-x ``n_gpus_per_node``), which the off-policy pipeline needs (``trainer.async.max_staleness``; docs/async.md).
+"""Where the workers run. The rollout: in the actor's processes (``actor_rollout_ref.rollout.placement=colocated``,
+the default) or in a pool of `RolloutWorker`s of its own (``separate``, sized by ``actor_rollout_ref.rollout.nnodes``
+x ``n_gpus_per_node``), which the off-policy pipeline needs (``trainer.async.max_staleness``; docs/async.md). The
+workers: in the driver's own process or in Ray actors (``trainer.worker_backend``, `worker_backend`).
 
-Both checks here run before any worker starts: `check_placement` on the config alone, `check_cluster_fits`
-once Ray is up, against the cluster's total devices or CPUs for every pool of the run.
+The checks here run before any worker starts: `check_placement` and `worker_backend` on the config alone,
+`check_cluster_fits` once Ray is up, against the cluster's total devices or CPUs for every pool of the run.
 """
 
 from __future__ import annotations
 
+import os
+
 from omegaconf import DictConfig
 
 from maxrl.algorithms import get_advantage_spec
-from maxrl.config.checks import ConfigError
+from maxrl.config.checks import ConfigError, needs_critic
 from maxrl.config.choices import GREEDY_BASELINES
 
-__all__ = ["check_cluster_fits", "check_placement", "max_staleness", "separate_rollout", "workers_sharing_node"]
+__all__ = [
+    "check_cluster_fits", "check_placement", "max_staleness", "separate_rollout", "worker_backend", "workers_sharing_node",
+]
 
 
 def separate_rollout(config: DictConfig) -> bool:
@@ -34,6 +39,28 @@ def workers_sharing_node(config: DictConfig) -> int | None:
     if not separate_rollout(config) or max_staleness(config) == 0:
         return None
     return int(config.trainer.n_gpus_per_node) + int(config.actor_rollout_ref.rollout.n_gpus_per_node)
+
+
+def worker_backend(config: DictConfig) -> str:
+    """``local`` (one worker in the driver's process, `maxrl.controller.LocalWorkerGroup`) or ``ray``, from
+    ``trainer.worker_backend``. ``auto`` is local when one worker on one node is all the run has: Ray stays the
+    engine for more workers, a critic or rollout on a pool of its own, and a cluster to join."""
+    trainer = config.trainer
+    workers = int(trainer.nnodes) * int(trainer.n_gpus_per_node)
+    needs_ray = [reason for reason, applies in (
+        (f"trainer.nnodes x trainer.n_gpus_per_node = {workers} workers", workers > 1),
+        ("critic.colocate=false (a pool for the critic)", needs_critic(config) and not config.critic.colocate),
+        ("actor_rollout_ref.rollout.placement=separate (a pool for the rollout)", separate_rollout(config)),
+    ) if applies]
+    if trainer.worker_backend == "local" and needs_ray:
+        raise ConfigError([
+            f"trainer.worker_backend=local runs one worker in the driver's process, but this run has "
+            f"{' and '.join(needs_ray)}: use trainer.worker_backend=ray (or auto)"
+        ])
+    if trainer.worker_backend == "auto":
+        joins_cluster = bool(config.ray_init.address or os.environ.get("RAY_ADDRESS"))
+        return "ray" if needs_ray or joins_cluster else "local"
+    return str(trainer.worker_backend)
 
 
 def check_placement(config: DictConfig) -> None:
