@@ -8,7 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from maze_runs import EVEN_WORD_COUNT_SCORER, base_overrides, make_workspace, override_list, reproducible_by_step
+from maze_runs import (
+    EVEN_WORD_COUNT_SCORER,
+    base_overrides,
+    make_workspace,
+    override_list,
+    reproducible_by_step,
+)
 
 from maxrl.config import compose_config
 from maxrl.trainer.main_ppo import run_ppo
