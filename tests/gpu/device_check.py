@@ -52,7 +52,7 @@ ITEMS = (
          cuda=False, most_s=150),
     Item("torch_compat_cpu", "the CPU unit tests of the code these items touch, on this torch",
          ("tests/unit/workers", "tests/unit/algorithms", "tests/unit/controller", "tests/unit/rewards",
-          "tests/unit/config"), cuda=False, most_s=150),
+          "tests/unit/config"), cuda=False, most_s=240),
 )
 
 
