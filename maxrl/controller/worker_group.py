@@ -13,7 +13,6 @@ submitted, which is what lets the asynchronous pipeline queue generations and we
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -30,9 +29,10 @@ from maxrl.controller.errors import (
     WorkerGroupError,
     WorkerTimeoutError,
 )
-from maxrl.controller.methods import Dispatch, check_call, declared_methods
+from maxrl.controller.group_base import WorkerGroupBase
+from maxrl.controller.methods import Dispatch
 from maxrl.controller.resources import ResourcePool
-from maxrl.controller.worker_host import WorkerHost
+from maxrl.controller.worker_host import WorkerHost, process_group_backend
 from maxrl.data.batch import Batch
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class PendingCall:
         return self._finish(self._group._gather(self._method, self._refs))
 
 
-class WorkerGroup:
+class WorkerGroup(WorkerGroupBase):
     """Start ``worker_cls(*init_args)`` on every bundle of `pool`, inside one distributed world.
 
     Args:
@@ -116,16 +116,11 @@ class WorkerGroup:
         start_timeout_s = timeout_s if start_timeout_s is None else start_timeout_s
         if min(timeout_s, start_timeout_s) <= 0:
             raise ValueError(f"WorkerGroup: timeouts must be > 0, got {timeout_s=} and {start_timeout_s=}")
-        self.worker_cls = worker_cls
-        self.methods = declared_methods(worker_cls)
-        clashes = sorted(name for name in self.methods if hasattr(type(self), name))
-        if clashes:
-            raise TypeError(f"{worker_cls.__name__} declares {clashes}, which are names of WorkerGroup itself; rename them")
+        super().__init__(worker_cls)
         self.pool = pool
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
         self.world_size = pool.world_size
-        self._failure: str | None = None
         self._hosts = [
             self._start_host(rank, bundle, env, torch_threads, workers_sharing_node, keep_freed_memory)
             for rank, bundle in enumerate(pool.bundles)
@@ -133,7 +128,7 @@ class WorkerGroup:
         master_addr, master_port = self._gather(
             "rendezvous_address", [self._hosts[0].rendezvous_address.remote()], start_up=True
         )[0]
-        backend = "gloo" if pool.device == "cpu" else "cpu:gloo,cuda:nccl"
+        backend = process_group_backend(pool.device)
         # The collective timeout covers both start-up and calls; the driver's own deadlines fire first.
         collective_timeout_s = max(timeout_s, start_timeout_s)
         reports = self._gather(
@@ -172,35 +167,8 @@ class WorkerGroup:
             self.pool.device, keep_freed_memory,
         )
 
-    @property
-    def dp_size(self) -> int:
-        return self.layout.dp_size
-
     # ---------------------------------------------------------------- calls
-    def __getattr__(self, name: str):
-        """A declared worker method as a method of the group, called in its declared mode."""
-        methods = self.__dict__.get("methods", {})
-        if name not in methods:
-            raise AttributeError(
-                f"{self.__dict__.get('worker_cls', type(None)).__name__} declares no method {name!r} for the driver "
-                f"(declared: {sorted(methods)}); mark worker methods with @data_parallel, @on_all_ranks or "
-                "@rank_zero from maxrl.controller.methods"
-            )
-        return functools.partial(self._call, name)
-
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *self.__dict__.get("methods", {})})
-
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self.submit(method, *args, **kwargs).result()
-
-    def submit(self, method: str, *args: Any, **kwargs: Any) -> PendingCall:
-        """Start ``method`` in its declared mode without waiting for it."""
-        if method not in self.methods:
-            getattr(self, method)  # raises the AttributeError that lists the declared methods
-        mode = self.methods[method]
-        check_call(self.worker_cls.__name__, method, mode, args, kwargs)
-        self._check_alive()
+    def _start(self, method: str, mode: Dispatch, args: tuple, kwargs: dict[str, Any]) -> PendingCall:
         if mode is Dispatch.DATA_PARALLEL:
             return self._dispatch(method, args[0], kwargs)
         if mode is Dispatch.ON_ALL_RANKS:
@@ -226,10 +194,8 @@ class WorkerGroup:
         return PendingCall(self, method, refs, gather)
 
     # ------------------------------------------------------------- plumbing
-    def _check_alive(self) -> None:
-        if not self._hosts:
-            after = f" after: {self._failure}" if self._failure else ""
-            raise WorkerGroupError(f"the {self.worker_cls.__name__} worker group is shut down{after}")
+    def _running(self) -> bool:
+        return bool(self._hosts)
 
     def _gather(self, method: str, refs: Sequence[ray.ObjectRef], start_up: bool = False) -> list[Any]:
         """Results of `refs` (ref i belongs to rank i) in rank order; the first failure ends the group.
@@ -310,9 +276,3 @@ class WorkerGroup:
         for host in self._hosts:
             ray.kill(host, no_restart=True)
         self._hosts = []
-
-    def __enter__(self) -> WorkerGroup:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.shutdown()

@@ -1,9 +1,11 @@
-"""The body of one Ray actor in a worker group: join the torch.distributed world, host one worker.
+"""One rank of a worker group: join the torch.distributed world, host one worker.
 
-Worker classes stay plain Python: the host sets the usual torchrun environment variables, calls
-``init_process_group`` and only then builds the worker, so the worker may assume a ready world.
-Any exception raised by the worker is re-raised as a `WorkerError` carrying the rank and the full
-traceback, which Ray ships to the driver.
+The body of each Ray actor of a `WorkerGroup`, and of the driver's own process in a `LocalWorkerGroup`.
+Worker classes stay plain Python: the host sets the process's torch threads and CPU settings, the usual
+torchrun environment variables, calls ``init_process_group`` and only then builds the worker, so the worker
+may assume a ready world. Any exception raised by the worker is re-raised as a `WorkerError` carrying the
+rank and the full traceback (which Ray ships to the driver). Ray itself is imported only to find a Ray
+node's address.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import ray
 import torch
 import torch.distributed as dist
 
@@ -28,6 +29,18 @@ def default_torch_threads(workers_on_node: int) -> int:
     never oversubscribe it (Ray's default of one thread per actor would leave cores idle)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores // max(workers_on_node, 1))
+
+
+def process_group_backend(device: str) -> str:
+    """gloo on CPU; on CUDA nccl for device tensors and gloo for the CPU ones (e.g. a metric all-reduce)."""
+    return "gloo" if device == "cpu" else "cpu:gloo,cuda:nccl"
+
+
+def free_port(ip: str) -> int:
+    """A TCP port that is free on `ip` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((ip, 0))
+        return probe.getsockname()[1]
 
 
 class WorkerHost:
@@ -50,11 +63,11 @@ class WorkerHost:
                 cpu_process.keep_freed_memory()
 
     def rendezvous_address(self) -> tuple[str, int]:
-        """This node's IP and a port free on it (asked of rank 0, whose node hosts the rendezvous)."""
+        """This Ray node's IP and a port free on it (asked of rank 0, whose node hosts the rendezvous)."""
+        import ray
+
         ip = ray.util.get_node_ip_address()
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((ip, 0))
-            return ip, probe.getsockname()[1]
+        return ip, free_port(ip)
 
     def setup(
         self,
@@ -76,7 +89,8 @@ class WorkerHost:
             MASTER_PORT=str(master_port),
         )
         if "nccl" in backend:
-            # Ray narrows CUDA_VISIBLE_DEVICES to this actor's GPU, so it is always device 0 here.
+            # Ray narrows CUDA_VISIBLE_DEVICES to this actor's GPU, so it is always device 0 here (and a
+            # local group's one worker uses the first visible GPU).
             torch.cuda.set_device(0)
         self._run(
             "init_process_group",

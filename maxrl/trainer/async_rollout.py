@@ -21,13 +21,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from maxrl.controller.worker_group import PendingCall
 from maxrl.data.batch import Batch
 from maxrl.workers.rollout_worker import POLICY_VERSION
+
+if TYPE_CHECKING:  # the pipeline runs only on Ray worker groups; a local run does not import Ray
+    from maxrl.controller.worker_group import PendingCall
 
 __all__ = ["RolloutPipeline", "batch_from_state", "batch_state"]
 

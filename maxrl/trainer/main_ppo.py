@@ -2,10 +2,11 @@
 
 It composes the config (``maxrl/config/ppo_trainer.yaml``), validates it before anything expensive starts,
 then builds the run's parts in order: tokenizer and datasets, the reward manager (its process pool starts
-once), Ray, one resource pool and one worker group of `ActorRolloutRefWorker`s (with a critic:
-`ActorCriticWorker`s, or with ``critic.colocate=false`` a second pool and group of `CriticWorker`s; with
-``actor_rollout_ref.rollout.placement=separate`` a pool and group of `RolloutWorker`s, `maxrl.trainer.placement`),
-and hands them to the step loop. ``--cfg job`` prints the composed config and starts nothing (Hydra's own flag).
+once), one worker group of `ActorRolloutRefWorker`s (with a critic: `ActorCriticWorker`s, or with
+``critic.colocate=false`` a second group of `CriticWorker`s; with ``actor_rollout_ref.rollout.placement=separate``
+a group of `RolloutWorker`s, `maxrl.trainer.placement`), and hands them to the step loop. A run of one worker on
+one node hosts it in this process (no Ray); any other starts Ray and a resource pool per group
+(``trainer.worker_backend``). ``--cfg job`` prints the composed config and starts nothing (Hydra's own flag).
 """
 
 from __future__ import annotations
@@ -126,17 +127,19 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
         check_placement,
         pools_of_trainer_size,
         separate_rollout,
+        worker_backend,
         workers_sharing_node,
     )
 
     device = resolve_device(config.trainer.device)
     check_placement(config, device)
+    backend = worker_backend(config)
+    logger.info("workers: %s (trainer.worker_backend=%s)", backend, config.trainer.worker_backend)
 
     import numpy as np
-    import ray
     import torch
 
-    from maxrl.controller import ResourcePool, WorkerGroup
+    from maxrl.controller import LocalWorkerGroup
     from maxrl.trainer.ray_trainer import RayPPOTrainer, total_training_steps
     from maxrl.utils.atomic import write_text_atomic
     from maxrl.workers import ActorRolloutRefWorker
@@ -158,22 +161,33 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
     train_dataset, val_dataset = build_datasets(config, data_tokenizer)
     total_steps = total_training_steps(config, len(train_dataset)) if train_dataset is not None else 0
     reward_manager = make_reward_manager(config)
-    started_ray = init_ray(config.ray_init)
+    started_ray = backend == "ray" and init_ray(config.ray_init)
     with_critic = needs_critic(config)
     colocated = with_critic and bool(config.critic.colocate)
     separate = separate_rollout(config)
     if separate:  # a joined cluster, before any pool is reserved (check_placement checked a local one)
+        import ray
+
         check_cluster_fits(config, device, pools_of_trainer_size(config), ray.cluster_resources())
     pools, groups = [], []
+    timeout_s, threads = float(config.trainer.worker_timeout_s), config.trainer.cpu_threads_per_worker
+    keep_freed_memory = bool(config.trainer.cpu_keep_freed_memory)
 
     def start_group(worker_cls, sizes=config.trainer):
+        if backend == "local":
+            groups.append(LocalWorkerGroup(
+                worker_cls, worker_config(config, total_steps), device=device, collective_timeout_s=timeout_s,
+                torch_threads=threads, keep_freed_memory=keep_freed_memory,
+            ))
+            return groups[-1]
+        from maxrl.controller import ResourcePool, WorkerGroup
+
         pools.append(ResourcePool(int(sizes.nnodes), int(sizes.n_gpus_per_node), device))
         groups.append(WorkerGroup(
             worker_cls, pools[-1], worker_config(config, total_steps),
-            timeout_s=float(config.trainer.worker_timeout_s), timeout_key="trainer.worker_timeout_s",
-            torch_threads=config.trainer.cpu_threads_per_worker,
+            timeout_s=timeout_s, timeout_key="trainer.worker_timeout_s", torch_threads=threads,
             workers_sharing_node=workers_sharing_node(config) if device == "cpu" else None,
-            keep_freed_memory=bool(config.trainer.cpu_keep_freed_memory),
+            keep_freed_memory=keep_freed_memory,
         ))
         return groups[-1]
 
@@ -193,6 +207,8 @@ def run_ppo(config: DictConfig) -> dict[str, float]:
         for pool in pools:
             pool.shutdown()
         if started_ray:
+            import ray
+
             ray.shutdown()
 
 

@@ -1,15 +1,19 @@
-"""Where the rollout runs: in the actor's processes (``actor_rollout_ref.rollout.placement=colocated``, the
-default) or in a pool of `RolloutWorker`s of its own (``separate``, sized by ``actor_rollout_ref.rollout.nnodes``
-x ``n_gpus_per_node``), which the off-policy pipeline needs (``trainer.async.max_staleness``; docs/async.md).
+"""Where the workers run. The rollout: in the actor's processes (``actor_rollout_ref.rollout.placement=colocated``,
+the default) or in a pool of `RolloutWorker`s of its own (``separate``, sized by ``actor_rollout_ref.rollout.nnodes``
+x ``n_gpus_per_node``), which the off-policy pipeline needs (``trainer.async.max_staleness``; docs/async.md). The
+workers: in the driver's own process or in Ray actors (``trainer.worker_backend``, `worker_backend`).
 
-Both checks here run before any worker starts: `check_placement` on the config alone (and, when the run
-starts its own Ray cluster, against that cluster's size before Ray starts), `check_cluster_fits` against a
-cluster's total devices or CPUs for every pool of the run (a joined cluster's once Ray is up).
+The checks here run before any worker starts: `check_placement` and `worker_backend` on the config alone
+(and, when the run starts its own Ray cluster, against that cluster's size before Ray starts),
+`check_cluster_fits` against a cluster's total devices or CPUs for every pool of the run (a joined cluster's
+once Ray is up).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 from omegaconf import DictConfig
 
@@ -22,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "check_cluster_fits", "check_placement", "max_staleness", "pools_of_trainer_size", "separate_rollout",
-    "workers_sharing_node",
+    "worker_backend", "workers_sharing_node",
 ]
 
 
@@ -48,6 +52,28 @@ def workers_sharing_node(config: DictConfig) -> int | None:
 def pools_of_trainer_size(config: DictConfig) -> int:
     """The actor's pool, and a critic's own pool of the same shape when it is not colocated."""
     return 2 if needs_critic(config) and not config.critic.colocate else 1
+
+
+def worker_backend(config: DictConfig) -> str:
+    """``local`` (one worker in the driver's process, `maxrl.controller.LocalWorkerGroup`) or ``ray``, from
+    ``trainer.worker_backend``. ``auto`` is local when one worker on one node is all the run has: Ray stays the
+    engine for more workers, a critic or rollout on a pool of its own, and a cluster to join."""
+    trainer = config.trainer
+    workers = int(trainer.nnodes) * int(trainer.n_gpus_per_node)
+    needs_ray = [reason for reason, applies in (
+        (f"trainer.nnodes x trainer.n_gpus_per_node = {workers} workers", workers > 1),
+        ("critic.colocate=false (a pool for the critic)", needs_critic(config) and not config.critic.colocate),
+        ("actor_rollout_ref.rollout.placement=separate (a pool for the rollout)", separate_rollout(config)),
+    ) if applies]
+    if trainer.worker_backend == "local" and needs_ray:
+        raise ConfigError([
+            f"trainer.worker_backend=local runs one worker in the driver's process, but this run has "
+            f"{' and '.join(needs_ray)}: use trainer.worker_backend=ray (or auto)"
+        ])
+    if trainer.worker_backend == "auto":
+        joins_cluster = bool(config.ray_init.address or os.environ.get("RAY_ADDRESS"))
+        return "ray" if needs_ray or joins_cluster else "local"
+    return str(trainer.worker_backend)
 
 
 def check_placement(config: DictConfig, device: str) -> None:
@@ -87,10 +113,10 @@ def check_placement(config: DictConfig, device: str) -> None:
 
 
 def _ray_running() -> bool:
-    """Whether this process is already connected to a Ray cluster, which the run then joins."""
-    import ray
-
-    return ray.is_initialized()
+    """Whether this process is already connected to a Ray cluster, which the run then joins (a process that
+    never imported Ray is not: a local run does not import it for the question)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
 
 
 def check_cluster_fits(config: DictConfig, device: str, pools: int, cluster: dict[str, float]) -> None:

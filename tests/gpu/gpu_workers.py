@@ -1,4 +1,4 @@
-"""A worker class for the GPU worker test (shipped to Ray actors by value)."""
+"""A worker class for the GPU worker test."""
 
 from maxrl.controller.methods import on_all_ranks
 from maxrl.workers import ActorRolloutRefWorker

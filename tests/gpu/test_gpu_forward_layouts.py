@@ -45,16 +45,18 @@ def log_probs_and_gradient(model, batch, options):
 
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.bfloat16, 5e-2)], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("options", LAYOUTS, ids=["remove_padding", "share_prompt", "both"])
-def test_forward_layouts_equal_the_padded_forward_on_the_gpu(dtype, tolerance, options):
+def test_forward_layouts_equal_the_padded_forward_on_the_gpu(dtype, tolerance, options, record_property):
     model = build_tiny_causal_lm(vocab_size=96, hidden_size=64, num_layers=2, seed=1).to("cuda", dtype)
     batch = grouped_batch("cuda")
     expected_lp, expected_grad = log_probs_and_gradient(model, batch, ForwardOptions())
     got_lp, got_grad = log_probs_and_gradient(model, batch, options)
+    record_property("max_abs_log_prob_diff", (got_lp - expected_lp).abs().max().item())
+    record_property("relative_grad_diff", ((got_grad - expected_grad).norm() / max(expected_grad.norm(), 1.0)).item())
     torch.testing.assert_close(got_lp, expected_lp, atol=tolerance, rtol=tolerance)
     assert (got_grad - expected_grad).norm() <= tolerance * max(expected_grad.norm(), 1.0)
 
 
-def test_one_prompt_pass_for_all_micro_batches_on_the_gpu():
+def test_one_prompt_pass_for_all_micro_batches_on_the_gpu(record_property):
     """3 prompts of 12 tokens cost 36 of a 72-token budget: one prompt pass serves every micro-batch, its
     gradient backpropagated once at `finish` (fp32, 1e-5)."""
     model = build_tiny_causal_lm(vocab_size=96, hidden_size=64, num_layers=2, seed=1).to("cuda")
@@ -70,12 +72,14 @@ def test_one_prompt_pass_for_all_micro_batches_on_the_gpu():
     forwards.finish()
     got_grad = torch.cat([p.grad.flatten() for p in model.parameters()])
     assert forwards.prompts is not None and len(forwards.micro_batches) > 1
+    record_property("micro_batches", len(forwards.micro_batches))
+    record_property("max_abs_log_prob_diff", (got_lp - expected_lp).abs().max().item())
     torch.testing.assert_close(got_lp, expected_lp, atol=1e-5, rtol=1e-5)
     assert (got_grad - expected_grad).norm() <= 1e-5 * max(expected_grad.norm(), 1.0)
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"])
-def test_the_hf_rollout_draws_the_same_with_each_prompt_stored_once_on_the_gpu(tmp_path, dtype):
+def test_the_hf_rollout_draws_the_same_with_each_prompt_stored_once_on_the_gpu(tmp_path, dtype, record_property):
     """Left-padded prompts, 4 samples each: the shared-prompt cache against the repeated one."""
     from maxrl.utils.tiny_models import build_tiny_tokenizer
     from maxrl.workers.rollout import SamplingParams, build_rollout
@@ -90,6 +94,9 @@ def test_the_hf_rollout_draws_the_same_with_each_prompt_stored_once_on_the_gpu(t
     shared = backend.generate(batch, draw)
     backend.shared_attention = False
     repeated = backend.generate(batch, draw)
+    record_property("equal_responses", f"{int((shared['responses'] == repeated['responses']).all(-1).sum())}/{len(shared)}")
+    first_token_gap = (shared["rollout_log_probs"][:, 0] - repeated["rollout_log_probs"][:, 0]).abs().max().item()
+    record_property("max_abs_first_log_prob_diff", first_token_gap)
     if dtype == "fp32":  # bf16 rounding may flip a draw: compare the first token's log-prob only
         assert torch.equal(shared["responses"], repeated["responses"])
         torch.testing.assert_close(shared["rollout_log_probs"], repeated["rollout_log_probs"], atol=1e-5, rtol=0)

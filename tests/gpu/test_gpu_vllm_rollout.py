@@ -1,6 +1,6 @@
 """The vllm backend on a GPU, in this process: sleep mode hands memory back, log-probs equal a
 teacher-forced forward, weights streamed in place are the ones vLLM samples from, and the weight-sync
-check catches a skipped sync. (Run alone: `tests/gpu/run_gpu_checks.sh` gives every file its own process.)
+check catches a skipped sync. (Run alone: `tests/gpu/device_check.sh` gives every file its own process.)
 """
 
 import pytest

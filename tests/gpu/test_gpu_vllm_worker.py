@@ -1,5 +1,5 @@
-"""The vllm backend inside an `ActorRolloutRefWorker` on one GPU (FSDP2 over NCCL, in Ray), bf16 as in
-production: the actor agrees with vLLM's log-probs, vLLM sleeps between generations, follows an update
+"""The vllm backend inside an `ActorRolloutRefWorker` on one GPU (FSDP2 over NCCL, in a local worker group),
+bf16 as in production: the actor agrees with vLLM's log-probs, vLLM sleeps between generations, follows an update
 through the streamed weight sync, and ``check_weight_sync`` stops a run whose sync was skipped.
 """
 
@@ -7,16 +7,14 @@ import gpu_workers
 import pytest
 import torch
 from gpu_helpers import gpu_config, needs_gpu_and_vllm, prompts, tiny_model
-from ray import cloudpickle
 from transformers import AutoTokenizer
 
-from maxrl.controller import ResourcePool, WorkerError, WorkerGroup
+from maxrl.controller import LocalWorkerGroup, WorkerError
 from maxrl.data.batch import Batch
 from maxrl.workers import update_order
 from maxrl.workers.rollout.vllm_sync_check import WEIGHT_SYNC_METRIC
 
 pytestmark = needs_gpu_and_vllm
-cloudpickle.register_pickle_by_value(gpu_workers)
 
 N = 4
 BF16_TOLERANCE = 1.0  # nats, the default in bf16 (maxrl/workers/rollout/vllm_sync_check.py)
@@ -28,18 +26,15 @@ def model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def group(ray_cluster, model_dir):
+def group(model_dir):
     config = gpu_config(model_dir, "bf16", "data.train_batch_size=4", f"actor_rollout_ref.rollout.n={N}",
                         "actor_rollout_ref.rollout.load_format=dummy",
                         "actor_rollout_ref.rollout.free_cache_engine=true",
                         "++actor_rollout_ref.rollout.check_weight_sync=true",
                         "actor_rollout_ref.actor.ppo_mini_batch_size=4",
                         "actor_rollout_ref.actor.optim.lr=0.05")
-    pool = ResourcePool(nnodes=1, per_node=1, device="cuda")
-    worker_cls = gpu_workers.SyncSkippingWorker
-    with WorkerGroup(worker_cls, pool, config, timeout_s=300, start_timeout_s=600) as workers:
+    with LocalWorkerGroup(gpu_workers.SyncSkippingWorker, config, device="cuda") as workers:
         yield workers
-    pool.shutdown()
 
 
 def test_vllm_in_the_worker_follows_the_actor_and_a_skipped_sync_stops_the_run(group, model_dir):

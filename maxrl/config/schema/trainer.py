@@ -40,6 +40,12 @@ class TrainerConfig:
     n_gpus_per_node: int = knob(
         "worker processes per node (devices, or CPU processes with device=cpu)", positive_int
     )
+    worker_backend: str = knob(
+        "where the workers run: local (one worker in the driver's process, no Ray), ray (Ray actors), or auto: local "
+        "when the run has one worker on one node, no critic or rollout on a pool of its own (critic.colocate=false, "
+        "actor_rollout_ref.rollout.placement=separate) and no cluster to join (ray_init.address, $RAY_ADDRESS)",
+        one_of("auto", "local", "ray"),
+    )
     cpu_threads_per_worker: int | None = knob(
         "torch intra-op threads of each worker; null = the node's cores / the workers computing on it at once "
         "(a separate rollout pool with trainer.async.max_staleness >= 1 computes beside the trainer)", positive_int
@@ -82,6 +88,7 @@ class TrainerConfig:
     )
     rollout_data_dir: str | None = knob("folder for one JSONL of decoded rollouts per step; null = off")
     worker_timeout_s: float = knob(
-        "a worker call (or start-up) taking longer ends the run, naming this key", positive
+        "a Ray worker's call (or start-up) taking longer ends the run, naming this key; with worker_backend=local "
+        "the call runs in the driver and is not cut off, and the key bounds the world's collectives", positive
     )
     async_: AsyncConfig = section(AsyncConfig, "off-policy pipeline (docs/async.md)", key="async")

@@ -5,7 +5,6 @@ import inspect
 import pytest
 import torch
 
-from maxrl.controller import WorkerGroup
 from maxrl.controller.methods import (
     Dispatch,
     check_call,
@@ -101,4 +100,7 @@ def test_a_data_parallel_call_needs_the_batch_first_and_keywords_after():
 
 
 def test_the_default_call_timeout_is_minutes_not_an_hour():
+    pytest.importorskip("ray")  # the device check runs this folder where Ray is not installed
+    from maxrl.controller import WorkerGroup
+
     assert inspect.signature(WorkerGroup).parameters["timeout_s"].default <= 600
