@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The maze as a multi-attempt task at CPU scale (docs/multi_turn.md): 7x7 mazes; a wrong path is answered by
+# The maze as a multi-attempt task at CPU scale (docs/multi_turn.md): 9x9 mazes; a wrong path is answered by
 # the maze_feedback interaction (multi_turn/maze_feedback.yaml) with the moves that were fine and WALL where it
 # first failed, up to ATTEMPTS attempts; the reward is the last attempt's. Nothing is downloaded.
 #
@@ -7,14 +7,14 @@
 #   ADVANTAGE_ESTIMATOR=grpo SEED=2 bash multi_turn/maze_attempts_cpu.sh
 #
 # Steps (each skipped when its output exists under $MAXRL_OUTPUT_DIR/maze_attempts_cpu):
-#   data/   python maze/generate_maze.py --size 7, then python -m maxrl.tasks.maze.attempts for each split
-#   sft/    python maze/sft.py: a short warm start on single attempts (WARM_STEPS steps)
+#   data/   python maze/generate_maze.py --size 9, then python -m maxrl.tasks.maze.attempts for each split
+#   sft/    python maze/sft.py: the warm start of maze/maze_cpu.sh on single attempts (WARM_STEPS steps)
 #   rl_<estimator>_seed<S>/   the RL run on multi-attempt episodes
 #   rl_<estimator>_seed<S>/single_attempt/   the final policy validated on the same mazes with one attempt
 #
 # Optional: MAXRL_OUTPUT_DIR (./outputs), ADVANTAGE_ESTIMATOR (maxrl), ROLLOUT_N (8), STEPS (40), TRAIN_BATCH
 # (16 mazes per step), LR (1e-4), SEED (1), ATTEMPTS (3), VAL_MAZES (64), VAL_N (8), TEST_FREQ (10),
-# N_WORKERS (1), WARM_STEPS (150), RUN_DIR, DRY_RUN=1; extra arguments are Hydra overrides of the RL run.
+# N_WORKERS (1), WARM_STEPS (400), RUN_DIR, DRY_RUN=1; extra arguments are Hydra overrides of the RL run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/experiments/cpu_launch.sh"
@@ -26,7 +26,7 @@ maxrl_cpu_env
 maxrl_check_estimator
 ROLLOUT_N="${ROLLOUT_N:-8}" STEPS="${STEPS:-40}" TRAIN_BATCH="${TRAIN_BATCH:-16}" SEED="${SEED:-1}"
 ATTEMPTS="${ATTEMPTS:-3}" VAL_MAZES="${VAL_MAZES:-64}" VAL_N="${VAL_N:-8}" TEST_FREQ="${TEST_FREQ:-10}"
-N_WORKERS="${N_WORKERS:-1}" WARM_STEPS="${WARM_STEPS:-150}"
+N_WORKERS="${N_WORKERS:-1}" WARM_STEPS="${WARM_STEPS:-400}"
 for name in ROLLOUT_N STEPS TRAIN_BATCH SEED ATTEMPTS VAL_MAZES VAL_N TEST_FREQ N_WORKERS WARM_STEPS; do
   maxrl_require_int "$name"
 done
@@ -36,7 +36,7 @@ RUN_DIR="${RUN_DIR:-$ROOT/rl_${ADVANTAGE_ESTIMATOR}_seed${SEED}}"
 
 if [ "${DRY_RUN:-0}" != "1" ]; then
   if [ ! -e "$DATA_DIR/attempts_val.parquet" ]; then
-    "$PYTHON" maze/generate_maze.py --size 7 --num-mazes 20000 --test-size 256 --seed 0 --formats parquet \
+    "$PYTHON" maze/generate_maze.py --size 9 --num-mazes 20000 --test-size 128 --seed 0 --formats parquet \
       --no-progress --out "$DATA_DIR"
     "$PYTHON" -c "import pandas, sys; pandas.read_parquet(sys.argv[1]).head(int(sys.argv[3])).to_parquet(sys.argv[2])" \
       "$DATA_DIR/test.parquet" "$DATA_DIR/val.parquet" "$VAL_MAZES"

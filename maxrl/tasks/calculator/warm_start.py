@@ -107,7 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-every", type=int, default=100, help="steps between loss lines")
+    parser.add_argument("--num-threads", type=int, default=None,
+                        help="torch threads (default: torch's; 1 is faster on a machine busy with other work)")
     args = parser.parse_args(argv)
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
     if not 0 <= args.tool_fraction <= 1:
         parser.error(f"--tool-fraction={args.tool_fraction} must lie in [0, 1]")
     import pandas as pd
