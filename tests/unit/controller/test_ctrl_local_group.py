@@ -95,10 +95,10 @@ def test_a_worker_exception_is_a_worker_error_with_its_traceback_and_ends_the_gr
     with pytest.raises(WorkerError) as caught:
         pending.result()
     assert (caught.value.rank, caught.value.method) == (0, "fail")
-    assert str(caught.value).startswith("worker rank 0 raised ValueError: bad input on purpose in fail()")
+    assert str(caught.value).startswith("EchoWorker rank 0 raised ValueError: bad input on purpose in fail()")
     assert "test_ctrl_local_group.py" in caught.value.remote_traceback and "Ray" not in str(caught.value)
     assert not dist.is_initialized()  # the world is gone: a new group may start
-    with pytest.raises(WorkerGroupError, match="shut down after: worker rank 0 raised ValueError"):
+    with pytest.raises(WorkerGroupError, match="shut down after: EchoWorker rank 0 raised ValueError"):
         group.where()
 
 
