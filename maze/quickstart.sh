@@ -77,5 +77,12 @@ python -m maxrl.trainer.main_ppo \
 stage "4/4 pass@k before (step 0) and after RL, and plots"
 python -m maxrl.trainer.plots summary "$RUN"
 python -m maxrl.trainer.plots run "$RUN"
+cat <<'MEANING'
+
+What these numbers mean: this is a smoke run of the full stack (20 steps of 16 mazes), not a test of
+MaxRL. Twenty small steps sharpen the warm start: pass@1 usually rises while pass@16 (coverage) can fall,
+under MaxRL and under GRPO alike. Whether MaxRL keeps more coverage than GRPO needs longer runs, many seeds
+and held-out pass@k up to 256: docs/evidence.md has that study and what it found.
+MEANING
 echo
 echo "done in $((SECONDS - start)) s; run folder: $RUN (metrics.jsonl, validation/, plots/, global_step_*/)"
