@@ -77,6 +77,9 @@ class AgentLoop:
         self.renderer = TurnRenderer(tokenizer, apply_chat_template, self.environment.tool_schemas)
         self.tokenizer = tokenizer
         self.pad_token_id = pad_token_id
+        # A special stop token (``<|im_end|>``) closes the message and is not part of its text; a stop word
+        # that is content (the maze's ``DONE``) stays in it.
+        self._special_ids = set(tokenizer.all_special_ids)
 
     def close(self) -> None:
         self.environment.close()
@@ -123,7 +126,8 @@ class AgentLoop:
             room = budget - len(episode.response_ids)
             stopped = bool(ids) and ids[-1] in stop_ids and length <= room
             episode.add_model_turn(ids[:room], samples["rollout_log_probs"][row, :min(length, room)].tolist())
-            content = self.tokenizer.decode(ids[:room][:-1] if stopped else ids[:room], skip_special_tokens=False)
+            content = self.tokenizer.decode(ids[:room][:-1] if stopped and ids[-1] in self._special_ids else ids[:room],
+                                            skip_special_tokens=False)
             episode.messages.append({"role": "assistant", "content": content})
             if not stopped or len(episode.response_ids) >= budget:
                 episode.truncated, episode.done = not stopped, True

@@ -1,5 +1,7 @@
 """The multi-attempt maze: feedback to a wrong attempt, the end at a right one, the last attempt's score, the rows."""
 
+from pathlib import Path
+
 import pyarrow as pa
 
 from maxrl.agents import InteractionReply
@@ -57,3 +59,49 @@ def test_rows_become_multi_attempt_rows():
     (row,) = to_attempts_table(table).to_pylist()
     assert row["data_source"] == "maze_attempts_7"
     assert row["extra_info"]["interaction_kwargs"] == {"name": "maze_feedback", "ground_truth": ground_truth}
+
+
+def test_the_agent_loop_shows_the_interaction_the_done_that_stopped_a_turn():
+    """The maze tokenizer stops a turn at DONE, a word of the answer: the interaction must see it (a special
+    stop token such as ``<|im_end|>`` is left out of the message instead), else every attempt reads as
+    malformed and gets no feedback."""
+    import torch
+
+    from maxrl.agents.loop import AgentLoop, left_padded
+    from maxrl.agents.settings import MultiTurnSettings
+    from maxrl.data.batch import Batch
+    from maxrl.tasks.maze.tokenizer import build_tokenizer
+    from maxrl.workers.rollout.base import SamplingParams
+
+    tokenizer = build_tokenizer()
+    ground_truth, path = maze_and_path()
+    wrong = [*path[:2], failing_move(ground_truth, path[:2])]
+    turns = [tokenizer(" ".join([*moves, "DONE"]), add_special_tokens=False)["input_ids"] for moves in (wrong, path)]
+    done_id = turns[0][-1]
+
+    def generate(prompts, sampling):
+        turn = turns[min(generate.calls, 1)]
+        generate.calls += 1
+        responses = torch.zeros((len(prompts) * sampling.n, sampling.max_tokens), dtype=torch.long)
+        responses[:, :len(turn)] = torch.tensor(turn)
+        mask = (torch.arange(sampling.max_tokens) < len(turn)).long().expand_as(responses)
+        return Batch({"responses": responses, "response_mask": mask, "rollout_log_probs": torch.zeros(responses.shape)})
+
+    generate.calls = 0
+    config = str(Path(__file__).parents[3] / "multi_turn" / "maze_feedback.yaml")
+    loop = AgentLoop(MultiTurnSettings(interaction_config_path=config, max_assistant_turns=3, call_workers=1),
+                     tokenizer, False, tokenizer.pad_token_id)
+    prompt = tokenizer(f"{ground_truth} PATH_START", add_special_tokens=False)["input_ids"]
+    prompts = left_padded([prompt], tokenizer.pad_token_id).union(Batch(non_tensors={
+        "raw_prompt": [[{"role": "user", "content": ground_truth}]],
+        "extra_info": [{"interaction_kwargs": {"name": "maze_feedback", "ground_truth": ground_truth}}],
+    }))
+    try:
+        out = loop.run(prompts, SamplingParams(n=1, max_tokens=100, stop_token_ids=(tokenizer.eos_token_id, done_id)),
+                       generate)
+    finally:
+        loop.close()
+    inserted = [token for token, real, trained in zip(out.responses[0].tolist(), out.attends[0].tolist(),
+                                                      out.trained[0].tolist()) if real and not trained]
+    assert tokenizer.decode(inserted).split() == [*wrong[:-1], "WALL", "PATH_START"]
+    assert out.fields["episode_assistant_turns"].tolist() == [2]  # the second attempt reaches GOAL: the end
