@@ -8,13 +8,16 @@
 #
 # Steps (each skipped when its output exists under $MAXRL_OUTPUT_DIR/maze_attempts_cpu):
 #   data/   python maze/generate_maze.py --size 9, then python -m maxrl.tasks.maze.attempts for each split
-#   sft/    python maze/sft.py: the warm start of maze/maze_cpu.sh on single attempts (WARM_STEPS steps)
+#   sft/    python maze/sft.py: the warm start of maze/maze_cpu.sh (WARM_STEPS steps), RETRY_FRACTION of its
+#           answers being a failed attempt, its feedback and the path (python -m maxrl.tasks.maze.attempts
+#           --retry-transcripts): the model learns to read feedback; only final attempts are trained
 #   rl_<estimator>_seed<S>/   the RL run on multi-attempt episodes
 #   rl_<estimator>_seed<S>/single_attempt/   the final policy validated on the same mazes with one attempt
 #
 # Optional: MAXRL_OUTPUT_DIR (./outputs), ADVANTAGE_ESTIMATOR (maxrl), ROLLOUT_N (8), STEPS (40), TRAIN_BATCH
 # (16 mazes per step), LR (1e-4), SEED (1), ATTEMPTS (3), VAL_MAZES (64), VAL_N (8), TEST_FREQ (10),
-# N_WORKERS (1), WARM_STEPS (400), RUN_DIR, DRY_RUN=1; extra arguments are Hydra overrides of the RL run.
+# N_WORKERS (1), WARM_STEPS (400), RETRY_FRACTION (0.5), RUN_DIR, DRY_RUN=1; extra arguments are Hydra
+# overrides of the RL run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/launch/launcher.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../maxrl/experiments/cpu_launch.sh"
@@ -30,7 +33,7 @@ N_WORKERS="${N_WORKERS:-1}" WARM_STEPS="${WARM_STEPS:-400}"
 for name in ROLLOUT_N STEPS TRAIN_BATCH SEED ATTEMPTS VAL_MAZES VAL_N TEST_FREQ N_WORKERS WARM_STEPS; do
   maxrl_require_int "$name"
 done
-LR="${LR:-1e-4}"
+LR="${LR:-1e-4}" RETRY_FRACTION="${RETRY_FRACTION:-0.5}"
 SFT_MODEL="${SFT_MODEL:-$ROOT/sft/checkpoint-$WARM_STEPS}"
 RUN_DIR="${RUN_DIR:-$ROOT/rl_${ADVANTAGE_ESTIMATOR}_seed${SEED}}"
 
@@ -44,7 +47,9 @@ if [ "${DRY_RUN:-0}" != "1" ]; then
       "$PYTHON" -m maxrl.tasks.maze.attempts "$DATA_DIR/$split.parquet" "$DATA_DIR/attempts_$split.parquet"
     done
   fi
-  [ -e "$SFT_MODEL/config.json" ] || "$PYTHON" maze/sft.py --train-data "$DATA_DIR/train.parquet" \
+  [ -e "$DATA_DIR/retry_sft.parquet" ] || "$PYTHON" -m maxrl.tasks.maze.attempts "$DATA_DIR/train.parquet" \
+    "$DATA_DIR/retry_sft.parquet" --retry-transcripts "$RETRY_FRACTION"
+  [ -e "$SFT_MODEL/config.json" ] || "$PYTHON" maze/sft.py --train-data "$DATA_DIR/retry_sft.parquet" \
     --test-data "$DATA_DIR/val.parquet" --output-dir "$ROOT/sft" --max-steps "$WARM_STEPS" --hidden-size 128 \
     --intermediate-size 512 --num-layers 2 --micro-batch-size 32 --learning-rate 1e-3 --eval-every 0 \
     --eval-num-mazes 64 --eval-n 8 --eval-ks 1 8 --save-every 0 --no-progress --num-threads 1 --device cpu

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from maxrl.agents import InteractionReply
@@ -12,8 +13,6 @@ from maxrl.tasks.maze.verifier import parse_board, walk_until_stopped
 
 
 def maze_and_path():
-    import numpy as np
-
     maze = generate_maze(7, np.random.default_rng(3))
     return encode_maze(maze), list(maze.path)
 
@@ -105,3 +104,34 @@ def test_the_agent_loop_shows_the_interaction_the_done_that_stopped_a_turn():
                                                       out.trained[0].tolist()) if real and not trained]
     assert tokenizer.decode(inserted).split() == [*wrong[:-1], "WALL", "PATH_START"]
     assert out.fields["episode_assistant_turns"].tolist() == [2]  # the second attempt reaches GOAL: the end
+
+
+def test_a_retry_transcript_fails_once_is_told_where_and_then_solves():
+    import random
+
+    from maxrl.tasks.maze.attempts import with_failed_attempt
+
+    ground_truth, path = maze_and_path()
+    rng = random.Random(0)
+    for _ in range(20):
+        transcript = with_failed_attempt(ground_truth, rng)
+        head, *attempts = transcript.split(" PATH_START ")
+        assert head == ground_truth.split(" PATH_START ")[0] and len(attempts) == 2
+        assert attempts[1] == " ".join([*path, "DONE", "<eos>"])
+        failed = attempts[0].split(" DONE ")[0]
+        assert feedback(f"{failed} DONE", ground_truth) == f" {attempts[0].split(' DONE ')[1]} PATH_START"
+        assert compute_attempts_score(transcript.split(" GRID_END PATH_START ")[1], ground_truth)["score"] == 1.0
+
+
+def test_the_warm_start_trains_only_the_last_attempt():
+    import random
+
+    from maxrl.tasks.maze.attempts import with_failed_attempt
+    from maxrl.tasks.maze.sft.data import IGNORE_INDEX, TokenizedMazes
+    from maxrl.tasks.maze.tokenizer import build_tokenizer
+
+    ground_truth, path = maze_and_path()
+    data = TokenizedMazes.from_sequences([ground_truth, with_failed_attempt(ground_truth, random.Random(1))], 512)
+    labels = data.collate(np.arange(2))["labels"]
+    trained = [build_tokenizer().decode([t for t in row.tolist() if t != IGNORE_INDEX]).split() for row in labels]
+    assert trained == [[*path, "DONE", "<eos>"]] * 2

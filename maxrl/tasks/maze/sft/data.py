@@ -1,4 +1,5 @@
-"""Training data for the warm start: maze sequences as token ids, loss only on the answer.
+"""Training data for the warm start: maze sequences as token ids, loss only on the answer (after the last
+``PATH_START``: a multi-attempt transcript trains only its final attempt, `maxrl.tasks.maze.attempts`).
 
 Files may be the paper's JSON (``sequence`` per record) or our verl parquet (``extra_info.answer`` holds
 the full sequence, as the paper's SFT loader also expects). All sequences are tokenised once into one
@@ -72,10 +73,10 @@ class TokenizedMazes:
         answer_starts = np.empty(len(encoded), dtype=np.int64)
         for row, seq_ids in enumerate(encoded):
             ids[row, : len(seq_ids)] = seq_ids
-            try:
-                answer_starts[row] = seq_ids.index(PATH_START_ID) + 1
-            except ValueError:
-                raise ValueError(f"{source}: sequence {row} has no {PATH_START}") from None
+            if PATH_START_ID not in seq_ids:
+                raise ValueError(f"{source}: sequence {row} has no {PATH_START}")
+            # After the last PATH_START: earlier (failed) attempts and their feedback are context, not targets.
+            answer_starts[row] = len(seq_ids) - seq_ids[::-1].index(PATH_START_ID)
         return cls(ids=ids, lengths=lengths, answer_starts=answer_starts, sequences=list(sequences))
 
     @classmethod
