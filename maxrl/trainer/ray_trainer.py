@@ -1,5 +1,6 @@
-"""The step loop: generate -> reward -> old log-probs -> reference -> advantage -> update -> checkpoint ->
-validate -> log, each phase a short method timed as ``timing_s/<phase>``. The old-log-prob pass is
+"""The step loop: generate -> reward (repeated in rounds by dynamic sampling until the batch holds enough
+groups with signal, `maxrl.trainer.dynamic_sampling`) -> old log-probs -> reference -> advantage -> update ->
+checkpoint -> validate -> log, each phase a short method timed as ``timing_s/<phase>``. The old-log-prob pass is
 skipped when the update can supply them itself, exactly (`maxrl.trainer.old_log_probs`).
 
 The loop is algorithm-blind: the estimator is looked up by name, declares the extra inputs it needs
@@ -13,10 +14,10 @@ samples instead, fed through `maxrl.trainer.async_rollout.RolloutPipeline` (``tr
 steps ahead; docs/async.md), and the trainer's weights are sent to it after each update
 (``timing_s/weight_sync``).
 
-Determinism: the rollout of step s on rank r draws from a seed fixed by (``trainer.seed``, s, r), epoch e
-shuffles with ``data.seed + e``, and a checkpoint holds everything else (weights, optimizer, scheduler,
-loader position, KL coefficient, driver RNG), so a run resumed from step k repeats the uninterrupted
-run's steps k+1, k+2, ... exactly on CPU.
+Determinism: the rollout of step s on rank r draws from a seed fixed by (``trainer.seed``, s, r, and the
+round after the first), epoch e shuffles with ``data.seed + e``, and a checkpoint holds everything else
+(weights, optimizer, scheduler, loader position, KL coefficient, driver RNG), so a run resumed from step k
+repeats the uninterrupted run's steps k+1, k+2, ... exactly on CPU.
 """
 
 from __future__ import annotations
