@@ -7,11 +7,13 @@ STUDY_DIR holds one run folder per training run, ``<method>_filter_<off|on>_seed
 validation-only run of the starting model: pass@k at 0 samples); ``maze/filter_groups_cpu.sh`` writes that
 layout. A filtering run generates more samples per step than it trains on, so steps are the wrong axis: each
 validation is placed at the samples generated up to its step (the sum of ``batch/samples_generated``).
+The warm start's validation, when present, starts every curve at 0 samples.
 
 Writes ``table.md``, ``results.json`` (every run's curve, and per arm the seed mean and min..max of: the last
 validation, the validation at equal samples, the wall time and the zero-signal fractions) and ``samples.png``
 (pass@1 and pass@k against samples generated, one line per run). "At equal samples" compares every arm at the
-largest sample count all of its arms' runs reached at a validation: the budget of the shortest arm.
+largest sample count every run reached (the budget of the run that generated least), each run's pass@k there
+linearly interpolated between its two nearest validations.
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 
 
 def at_samples(points: list[dict], budget: float) -> dict:
-    """The last validation at or below `budget` samples."""
-    return [point for point in points if point["samples"] <= budget + 1e-9][-1]
+    """pass@k at `budget` samples, linearly interpolated between the validations on either side of it (the
+    validation itself when one falls on it); `budget` must lie within the curve."""
+    samples = [point["samples"] for point in points]
+    keys = [key for key in points[-1] if key.startswith("pass@")]
+    return {"samples": budget, **{key: float(np.interp(budget, samples, [p[key] for p in points])) for key in keys}}
 
 
 def summarise(study: Path) -> dict:
@@ -105,8 +110,7 @@ def summarise(study: Path) -> dict:
             "seeds": sorted(curves),
             "last": {f"pass@{k}": spread([p[f"pass@{k}"] for p in last]) for k in ks}
             | {"samples": spread([p["samples"] for p in last])},
-            "equal_samples": {f"pass@{k}": spread([p[f"pass@{k}"] for p in equal]) for k in ks}
-            | {"samples": spread([p["samples"] for p in equal])},
+            "equal_samples": {f"pass@{k}": spread([p[f"pass@{k}"] for p in equal]) for k in ks},
             "wall_s": spread([curve["wall_s"] for curve in curves.values()]),
             "gen_rounds_mean": spread([curve["gen_rounds_mean"] for curve in curves.values()]),
             "group_fractions": {name: spread([curve["group_fractions"][name] for curve in curves.values()])
@@ -125,12 +129,12 @@ def _cell(value: dict, digits: int = 3) -> str:
 def table(results: dict) -> str:
     k_low, k_high = results["ks"][0], results["ks"][-1]
     lines = [
-        f"Seed mean (min..max over seeds). Equal samples: the last validation at or below {results['budget_samples']:.0f} "
-        "generated samples.",
+        f"Seed mean (min..max over seeds). Equal samples: pass@k at {results['budget_samples']:.0f} generated samples, "
+        "interpolated linearly between a run's two nearest validations.",
         "",
         f"| arm | seeds | pass@{k_low} last | pass@{k_high} last | samples last | pass@{k_low} equal samples | "
-        f"pass@{k_high} equal samples | samples there | wall s | rounds/step | all-fail | all-pass | mixed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"pass@{k_high} equal samples | wall s | rounds/step | all-fail | all-pass | mixed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for arm, entry in results["arms"].items():
         fractions = entry["group_fractions"]
@@ -138,7 +142,7 @@ def table(results: dict) -> str:
             f"| {arm} | {len(entry['seeds'])} | {_cell(entry['last'][f'pass@{k_low}'])} | "
             f"{_cell(entry['last'][f'pass@{k_high}'])} | {_cell(entry['last']['samples'], 0)} | "
             f"{_cell(entry['equal_samples'][f'pass@{k_low}'])} | {_cell(entry['equal_samples'][f'pass@{k_high}'])} | "
-            f"{_cell(entry['equal_samples']['samples'], 0)} | {_cell(entry['wall_s'], 0)} | "
+            f"{_cell(entry['wall_s'], 0)} | "
             f"{_cell(entry['gen_rounds_mean'], 2)} | {_cell(fractions['all_fail'], 2)} | "
             f"{_cell(fractions['all_pass'], 2)} | {_cell(fractions['mixed'], 2)} |"
         )
