@@ -167,8 +167,8 @@ class GroupCollector:
         complete = groups.sizes == self.group_size
         census.rounds += 1
         census.samples += len(samples)
-        census.groups += groups.num_groups
-        census.incomplete += int((~complete).sum())
+        census.groups += len(round_.prompts)  # a prompt whose samples were all lost has no row, but counts
+        census.incomplete += len(round_.prompts) - int(complete.sum())
         census.all_fail += int((complete & (high == 0)).sum())
         census.all_pass += int((complete & (low == 1)).sum())
         census.mixed += int((complete & (low < high)).sum())

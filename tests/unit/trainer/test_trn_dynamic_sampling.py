@@ -79,12 +79,13 @@ def test_every_generated_sample_goes_to_the_reward_metrics():
 
 
 def test_an_incomplete_group_is_dropped_and_counted_never_trained():
-    short = [1.0, 0.0, 1.0]  # one sample lost
-    rounds = [make_round(0, [short, MIXED]), make_round(1, [MIXED])]
+    short, lost = [1.0, 0.0, 1.0], []  # one sample lost; every sample lost
+    rounds = [make_round(0, [short, lost, MIXED]), make_round(1, [MIXED])]
     _, (_, prompts, _, census) = collect(rounds, train_batch_size=2)
-    assert list(prompts["uid"]) == ["r0-1", "r1-0"]
-    assert census.metrics()["batch/groups_incomplete"] == 1
-    assert census.metrics()["batch/groups_incomplete_frac"] == 1 / 3
+    assert list(prompts["uid"]) == ["r0-2", "r1-0"]
+    assert census.metrics()["batch/groups_incomplete"] == 2
+    assert census.metrics()["batch/groups_incomplete_frac"] == 2 / 4
+    assert census.metrics()["batch/groups_mixed_frac"] == 2 / 4
 
 
 def test_the_round_limit_stops_the_run_naming_the_key_the_kept_count_and_the_fractions():
