@@ -100,3 +100,16 @@ class GroupIndex:
             f"group(s) too small). Set actor_rollout_ref.rollout.n >= {min_size} and keep every response "
             "of a prompt in the same batch."
         )
+
+    def require_exact_size(self, size: int, estimator: str) -> None:
+        """Raise a clear error naming the first group that does not hold exactly `size` rows (a sample lost or
+        a group split across batches: its advantages would silently differ from those of a complete group)."""
+        wrong = torch.nonzero(self.sizes != size).flatten()
+        if wrong.numel() == 0:
+            return
+        group = int(wrong[0])
+        raise ValueError(
+            f"advantage estimator {estimator!r} needs complete groups of actor_rollout_ref.rollout.n={size} "
+            f"responses, but prompt uid {self.ids[group]!r} has {int(self.sizes[group])} ({wrong.numel()} "
+            "incomplete group(s)); every response of a prompt must reach the update together"
+        )

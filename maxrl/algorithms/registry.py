@@ -8,6 +8,7 @@ names, so unrelated keys are ignored and a plugin declares its knobs simply as k
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -46,6 +47,12 @@ class AdvantageSpec:
     # itself (the vision task) multiplies them by N to get every estimator's gradient at the same scale.
     divided_by_group_size: bool = False
 
+    @property
+    def uses_groups(self) -> bool:
+        """Whether a sample's advantage depends on the other samples of its prompt (then every group must be
+        complete: a missing sample changes the others' advantages, it is not merely absent)."""
+        return self.min_group_size > 1 or self.divided_by_group_size
+
 
 _ADVANTAGE_SPECS: dict[str, AdvantageSpec] = {}
 _ADVANTAGE_FNS: dict[str, Callable] = {}
@@ -76,7 +83,8 @@ def register_advantage(name: str, *, min_group_size: int = 1, extra_inputs: tupl
 
     The registered function validates shapes, extra inputs and group sizes, then calls `fn` with the knobs
     its signature names. `divided_by_group_size` declares the scale (see `AdvantageSpec`). `override=True`
-    replaces an existing estimator of the same name.
+    replaces an existing estimator of the same name. The knob ``group_size`` (the trainer passes
+    ``actor_rollout_ref.rollout.n``) makes an estimator that uses groups refuse any group of another size.
     """
 
     def decorator(fn: Callable) -> Callable:
@@ -88,14 +96,19 @@ def register_advantage(name: str, *, min_group_size: int = 1, extra_inputs: tupl
             raise TypeError(f"advantage estimator {name!r} declares extra inputs {sorted(unreachable)} that its "
                             "signature does not accept; add them as keyword parameters")
 
+        spec = AdvantageSpec(name, None, int(min_group_size), tuple(extra_inputs), bool(divided_by_group_size))
+
         @functools.wraps(fn)
         def estimator(token_level_rewards, response_mask, group_ids, **knobs):
             _check_advantage_inputs(name, token_level_rewards, response_mask, group_ids, knobs, extra_inputs)
-            if min_group_size > 1:
+            group_size = knobs.get("group_size")
+            if spec.uses_groups and group_size is not None:
+                GroupIndex.from_ids(group_ids).require_exact_size(int(group_size), name)
+            elif min_group_size > 1:
                 GroupIndex.from_ids(group_ids).require_min_size(min_group_size, name)
             return fn(token_level_rewards, response_mask, group_ids, **known_knobs(knobs))
 
-        spec = AdvantageSpec(name, estimator, int(min_group_size), tuple(extra_inputs), bool(divided_by_group_size))
+        spec = dataclasses.replace(spec, fn=estimator)
         _ADVANTAGE_SPECS[name] = spec
         _ADVANTAGE_FNS[name] = estimator
         return estimator

@@ -261,6 +261,40 @@ def check_rollout_correction(cfg: DictConfig) -> Iterator[str]:
         yield str(error)
 
 
+def check_dynamic_sampling(cfg: DictConfig) -> Iterator[str]:
+    """``algorithm.filter_groups`` needs groups whose rewards can differ; ``data.gen_batch_size`` only sizes its rounds."""
+    enable, n = select(cfg, "algorithm.filter_groups.enable"), select(cfg, ROLLOUT_N)
+    if enable is True and _is_int(n) and n < 2:
+        yield (
+            f"algorithm.filter_groups.enable=true with {ROLLOUT_N}={n}: a group of one sample never has spread, so "
+            f"every group would be dropped; set {ROLLOUT_N} >= 2"
+        )
+    gen, train = select(cfg, "data.gen_batch_size"), select(cfg, "data.train_batch_size")
+    if enable is not True and gen is not None and gen != train:
+        yield (
+            f"data.gen_batch_size={gen} differs from data.train_batch_size={train} without "
+            "algorithm.filter_groups.enable=true: it sizes the generation rounds of dynamic sampling only; "
+            "remove it or turn filtering on"
+        )
+
+
+def check_overlong_buffer(cfg: DictConfig) -> Iterator[str]:
+    """DAPO's length penalty: a buffer inside the response budget, and an estimator that accepts negative rewards."""
+    if select(cfg, "reward_model.overlong_buffer.enable") is not True:
+        return
+    key = "reward_model.overlong_buffer"
+    estimator = select(cfg, "algorithm.adv_estimator")
+    if estimator == "maxrl":
+        yield (
+            f"{key}.enable=true with algorithm.adv_estimator=maxrl: the overlong penalty makes rewards negative, and "
+            "maxrl divides by each group's mean reward, a success probability that must lie in [0, 1]; turn the "
+            "penalty off or use a GRPO-family estimator (grpo, rloo, ...)"
+        )
+    buffer_len, budget = select(cfg, f"{key}.len"), select(cfg, "data.max_response_length")
+    if _is_int(buffer_len) and _is_int(budget) and not 0 < buffer_len <= budget:
+        yield f"{key}.len={buffer_len} must be in [1, data.max_response_length={budget}] when {key}.enable=true"
+
+
 def data_directory_problem(key: str, path: str) -> str:
     """A directory given where a parquet file is expected."""
     from maxrl.data.parquet_rows import file_problem
@@ -352,6 +386,8 @@ CHECKS: tuple[Callable[[DictConfig], Iterator[str]], ...] = (
     check_model_limits,
     check_reward,
     check_rollout_correction,
+    check_dynamic_sampling,
+    check_overlong_buffer,
     check_sampling,
     check_added_keys,
     check_multi_turn,

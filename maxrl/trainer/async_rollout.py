@@ -100,6 +100,15 @@ class RolloutPipeline:
         self._settle_loads()
         return draw.prompts, samples, self._metrics(step, samples, waited)
 
+    def generate_sequences(self, prompts: Batch, validate: bool, step: int, gen_round: int) -> Batch:
+        """A later generation round of `step` (dynamic sampling), drawn now: by the newest version queued on the
+        rollout group (step - 1's, so staleness 0), after the rounds already submitted for later steps."""
+        samples = self.rollout.submit(
+            "generate_sequences", prompts, validate=validate, step=step, gen_round=gen_round
+        ).result()
+        self._settle_loads()
+        return samples
+
     def _settle_loads(self) -> None:
         """Raise the failure of any finished weight load (the rest finish in the rollout group's queue)."""
         pending = []
@@ -110,12 +119,18 @@ class RolloutPipeline:
                 pending.append(load)
         self._loads = pending
 
-    def _metrics(self, step: int, samples: Batch, waited: float) -> dict[str, float]:
+    @staticmethod
+    def staleness_metrics(step: int, samples: Batch) -> dict[str, float]:
+        """How old the policy versions that drew `samples` are for `step` (``step - 1`` is on-policy)."""
         staleness = (step - 1 - samples[POLICY_VERSION]).double()
-        metrics = {
+        return {
             "async/staleness_mean": float(staleness.mean()),
             "async/staleness_max": float(staleness.max()),
             "async/policy_version_min": float(samples[POLICY_VERSION].min()),
+        }
+
+    def _metrics(self, step: int, samples: Batch, waited: float) -> dict[str, float]:
+        metrics = self.staleness_metrics(step, samples) | {
             "async/trainer_wait_s": waited,
             "async/in_flight": float(len(self._draws)),
         }

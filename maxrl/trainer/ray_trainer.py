@@ -1,5 +1,6 @@
-"""The step loop: generate -> reward -> old log-probs -> reference -> advantage -> update -> checkpoint ->
-validate -> log, each phase a short method timed as ``timing_s/<phase>``. The old-log-prob pass is
+"""The step loop: generate -> reward (repeated in rounds by dynamic sampling until the batch holds enough
+groups with signal, `maxrl.trainer.dynamic_sampling`) -> old log-probs -> reference -> advantage -> update ->
+checkpoint -> validate -> log, each phase a short method timed as ``timing_s/<phase>``. The old-log-prob pass is
 skipped when the update can supply them itself, exactly (`maxrl.trainer.old_log_probs`).
 
 The loop is algorithm-blind: the estimator is looked up by name, declares the extra inputs it needs
@@ -13,10 +14,10 @@ samples instead, fed through `maxrl.trainer.async_rollout.RolloutPipeline` (``tr
 steps ahead; docs/async.md), and the trainer's weights are sent to it after each update
 (``timing_s/weight_sync``).
 
-Determinism: the rollout of step s on rank r draws from a seed fixed by (``trainer.seed``, s, r), epoch e
-shuffles with ``data.seed + e``, and a checkpoint holds everything else (weights, optimizer, scheduler,
-loader position, KL coefficient, driver RNG), so a run resumed from step k repeats the uninterrupted
-run's steps k+1, k+2, ... exactly on CPU.
+Determinism: the rollout of step s on rank r draws from a seed fixed by (``trainer.seed``, s, r, and the
+round after the first), epoch e shuffles with ``data.seed + e``, and a checkpoint holds everything else
+(weights, optimizer, scheduler, loader position, KL coefficient, driver RNG), so a run resumed from step k
+repeats the uninterrupted run's steps k+1, k+2, ... exactly on CPU.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from maxrl.config.checks import as_list, validation_ks
 from maxrl.config.choices import CRITIC_VALUES, GREEDY_BASELINES
 from maxrl.data.batch import Batch
 from maxrl.data.loader import build_dataloader
+from maxrl.rewards.overlong import OverlongBuffer
 from maxrl.trainer.async_rollout import RolloutPipeline
 from maxrl.trainer.balance import balanced_layout, tokens_per_rank
 from maxrl.trainer.checkpoint import HF_DIR, CheckpointManager
+from maxrl.trainer.dynamic_sampling import FilterGroups, GroupCollector, Round, all_generated
 from maxrl.trainer.extra_inputs import gather_extra_inputs
 from maxrl.trainer.greedy_baseline import greedy_baselines, per_sample
 from maxrl.trainer.kl_reward import kl_penalized_rewards
@@ -53,7 +56,7 @@ from maxrl.trainer.metrics import (
     timing_metrics,
 )
 from maxrl.trainer.old_log_probs import old_log_prob_pass
-from maxrl.trainer.scoring import decode_prompts, score_batch, write_samples
+from maxrl.trainer.scoring import Scored, decode_prompts, score_batch, with_overlong_penalty, write_samples
 from maxrl.trainer.tracking import Tracker
 from maxrl.trainer.val_metrics import success_of
 from maxrl.trainer.validation import validate
@@ -63,14 +66,21 @@ from maxrl.workers.critic_sizes import resolve_critic_batch_sizes
 logger = logging.getLogger(__name__)
 
 
+def prompts_per_round(config: DictConfig) -> tuple[str, int]:
+    """The key and value of the prompts drawn per generation round: ``data.gen_batch_size`` when set (dynamic
+    sampling), else ``data.train_batch_size``."""
+    if config.data.gen_batch_size is not None:
+        return "data.gen_batch_size", int(config.data.gen_batch_size)
+    return "data.train_batch_size", int(config.data.train_batch_size)
+
+
 def steps_per_epoch(config: DictConfig, num_train_prompts: int) -> int:
-    """Training steps in one pass over the data (the last partial batch is dropped)."""
-    steps = num_train_prompts // int(config.data.train_batch_size)
+    """Data-loader batches (generation rounds) in one pass over the data (the last partial batch is dropped):
+    the training steps per epoch without dynamic sampling, an upper bound with it."""
+    key, size = prompts_per_round(config)
+    steps = num_train_prompts // size
     if steps == 0:
-        raise ValueError(
-            f"data.train_batch_size={config.data.train_batch_size} exceeds the {num_train_prompts} training "
-            "prompts; lower data.train_batch_size or add data"
-        )
+        raise ValueError(f"{key}={size} exceeds the {num_train_prompts} training prompts; lower {key} or add data")
     return steps
 
 
@@ -122,6 +132,11 @@ class RayPPOTrainer:
         logger.info("old-log-prob pass %s: %s", "on" if self.recompute_old_log_prob else "skipped", why)
         self.val_ks = validation_ks(config)
         self.multi_turn = config.actor_rollout_ref.rollout.multi_turn
+        self.group_size = int(config.actor_rollout_ref.rollout.n)
+        self.collector = GroupCollector(
+            FilterGroups.from_config(config.algorithm.filter_groups), self.group_size, int(config.data.train_batch_size)
+        )
+        self.overlong = OverlongBuffer.from_config(config)
         self.pipeline = None  # with a rollout group: it samples, steps ahead of the update
         if rollout_group is not None:
             max_staleness = int(config.trainer["async"].max_staleness)  # "async" is a Python keyword
@@ -169,16 +184,13 @@ class RayPPOTrainer:
         with timed("step", timings):
             self.global_step += 1
             is_last = self.global_step >= self.total_steps
-            with timed("gen", timings):
-                prompts, batch, rollout_metrics = self._generate()
+            prompts, batch, rollout_metrics, reward_metrics = self._collect(timings)
             if self.greedy_baseline:
                 with timed("gen_max", timings):
                     baselines = greedy_baselines(
                         self.sampler, prompts, self.tokenizer, self.reward_manager, self.global_step
                     )
             batch, layout_metrics = self._layout(batch)
-            with timed("reward", timings):
-                batch, reward_metrics = self._score(batch)
             if self.greedy_baseline:
                 batch = batch.union(Batch({GREEDY_BASELINES: per_sample(batch["uid"], baselines)}))
             log_prob_metrics: dict[str, float] = {}
@@ -234,7 +246,7 @@ class RayPPOTrainer:
         data = self.config.data
         self.epoch = epoch
         self._train_loader = build_dataloader(
-            self.train_dataset, data, batch_size=int(data.train_batch_size), shuffle=bool(data.shuffle),
+            self.train_dataset, data, batch_size=prompts_per_round(self.config)[1], shuffle=bool(data.shuffle),
             seed=int(data.seed) + epoch, drop_last=True,
         )
         if loader_state is not None:
@@ -242,8 +254,9 @@ class RayPPOTrainer:
         self._train_iter = iter(self._train_loader)
         self.batches_in_epoch = batches_done
 
-    def _next_prompts(self, step: int) -> Batch:
-        """The prompts of training step `step`, next in the data order, with uids ``<step>-<i>``."""
+    def _next_prompts(self, step: int, first: int = 0) -> Batch:
+        """One round of prompts of training step `step`, next in the data order, with uids ``<step>-<i>``
+        numbered from `first` (a step's later rounds continue the numbering)."""
         try:
             batch_dict = next(self._train_iter)
         except StopIteration:
@@ -251,20 +264,44 @@ class RayPPOTrainer:
             batch_dict = next(self._train_iter)
         self.batches_in_epoch += 1
         prompts = Batch.from_dict(batch_dict)
-        uid = np.array([f"{step}-{i}" for i in range(len(prompts))], dtype=object)
+        uid = np.array([f"{step}-{first + i}" for i in range(len(prompts))], dtype=object)
         return prompts.union(Batch(non_tensors={"uid": uid}))
 
     # ------------------------------------------------------------------ phases
-    def _generate(self) -> tuple[Batch, Batch, dict[str, float]]:
-        """The step's prompts, their ``rollout.n`` samples per prompt (drawn from the seed of (trainer.seed,
-        step, rank)) and the rollout's ``rollout/*`` values from the batch's meta (e.g. the weight-sync
-        check's gap); with a rollout group, from the pipeline, with its ``async/*`` metrics."""
-        if self.pipeline is None:
-            prompts = self._next_prompts(self.global_step)
-            batch = self.workers.generate_sequences(prompts, validate=False, step=self.global_step)
-            metrics = {}
+    def _collect(self, timings: dict[str, float]) -> tuple[Batch, Batch, dict[str, float], dict[str, float]]:
+        """Generate (``timing_s/gen``) and score (``timing_s/reward``) rounds of prompts until the step's batch
+        is full (`maxrl.trainer.dynamic_sampling`: one round, kept whole, without filtering); return the kept
+        prompts and samples, the rollout's metrics and the reward metrics of every generated sample."""
+        rollout_metrics: dict[str, float] = {}
+
+        def draw(gen_round: int) -> Round:
+            with timed("gen", timings):
+                prompts, samples, metrics = self._generate(gen_round)
+            if gen_round == 0:
+                rollout_metrics.update(metrics)
+            with timed("reward", timings):
+                scored = self._score(samples)
+            return Round(prompts, samples.union(Batch({"token_level_scores": scored.token_level_scores})), scored)
+
+        rounds, prompts, batch, census = self.collector.collect(draw)
+        with timed("reward", timings):
+            reward_metrics = self._reward_metrics(*all_generated(rounds))
+        if self.pipeline is not None:  # the versions of the kept samples
+            rollout_metrics |= self.pipeline.staleness_metrics(self.global_step, batch)
+        return prompts, batch, rollout_metrics, reward_metrics | census.metrics()
+
+    def _generate(self, gen_round: int) -> tuple[Batch, Batch, dict[str, float]]:
+        """Round `gen_round` of the step's prompts and their ``rollout.n`` samples per prompt (drawn from the
+        seed of (trainer.seed, step, rank[, round])) and the rollout's ``rollout/*`` values from the batch's
+        meta (e.g. the weight-sync check's gap); with a rollout group, from the pipeline, with its ``async/*``
+        metrics (round 0 was drawn ahead; later rounds are drawn now, by the rollout group's newest version)."""
+        step = self.global_step
+        if self.pipeline is not None and gen_round == 0:
+            prompts, batch, metrics = self.pipeline.take(step, self.total_steps, self._next_prompts)
         else:
-            prompts, batch, metrics = self.pipeline.take(self.global_step, self.total_steps, self._next_prompts)
+            prompts = self._next_prompts(step, first=gen_round * prompts_per_round(self.config)[1])
+            sampler = self.workers if self.pipeline is None else self.pipeline
+            batch, metrics = sampler.generate_sequences(prompts, validate=False, step=step, gen_round=gen_round), {}
         rollout = {key: float(value) for key, value in batch.meta.items() if key.startswith("rollout/")}
         return prompts, batch, rollout | metrics
 
@@ -282,9 +319,14 @@ class RayPPOTrainer:
         self._layout_order = order
         return batch.reorder(order), metrics
 
-    def _score(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
+    def _score(self, batch: Batch) -> Scored:
+        """The reward manager's verdict on `batch`, with the overlong penalty when the config asks for it."""
         scored = score_batch(batch, self.tokenizer, self.reward_manager, self.multi_turn.turn_rewards)
-        batch = batch.union(Batch({"token_level_scores": scored.token_level_scores}))
+        return scored if self.overlong is None else with_overlong_penalty(batch, scored, self.overlong)
+
+    def _reward_metrics(self, batch: Batch, scored: Scored) -> dict[str, float]:
+        """Pass rates, the scorer's extras and counters over every sample generated in the step; the samples'
+        files (``trainer.rollout_data_dir``, multi-turn episodes) written."""
         success = success_of(scored.scores, scored.extras)
         metrics = pass_rate_metrics(batch["uid"], batch["data_source"], success, "train") | scored.metrics
         for name, values in scored.extras.items():
@@ -296,7 +338,7 @@ class RayPPOTrainer:
             write_samples(path, decode_prompts(batch, self.tokenizer), scored, batch["uid"])
         if self.multi_turn.enable:  # for the rollout viewer (python -m maxrl.agents.viewer)
             write_episodes(self.run_dir, self.global_step, episode_records(batch, self.tokenizer, scored.scores))
-        return batch, metrics | episode_metrics(batch)
+        return metrics | episode_metrics(batch)
 
     def _old_log_prob(self, batch: Batch) -> tuple[Batch, dict[str, float]]:
         """The trainer's log-probs of the sampled tokens (the PPO ratio's denominator) and their gap to the
@@ -320,7 +362,8 @@ class RayPPOTrainer:
         name = self.config.algorithm.adv_estimator
         inputs = gather_extra_inputs(get_advantage_spec(name).extra_inputs, batch)
         advantages, returns = compute_advantage(
-            name, rewards, batch["response_mask"], batch["uid"], **{**self.algorithm_knobs, **inputs}
+            name, rewards, batch["response_mask"], batch["uid"],
+            **{**self.algorithm_knobs, **inputs, "group_size": self.group_size},
         )
         fields = {"token_level_rewards": rewards, "advantages": advantages, "returns": returns}
         return batch.union(Batch(fields)), metrics

@@ -19,6 +19,7 @@ import torch
 
 from maxrl.data.batch import Batch
 from maxrl.rewards.failures import RewardError
+from maxrl.rewards.overlong import OverlongBuffer
 from maxrl.utils.atomic import write_text_atomic
 
 
@@ -99,3 +100,15 @@ def write_samples(path: Path, prompts: list[str], scored: Scored, uids: Any, lim
         for i in range(count)
     )
     write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def with_overlong_penalty(batch: Batch, scored: Scored, shaping: OverlongBuffer) -> Scored:
+    """`scored` with DAPO's length penalty added to each training reward (on the last generated token) and
+    reported as the extra ``overlong_penalty``; the scorer's own scores, and so the successes, are unchanged."""
+    penalty = shaping.penalty(response_lengths(batch).numpy())
+    token_level_scores = scored.token_level_scores.clone()
+    last = last_generated_positions(batch["response_mask"])
+    rows = torch.nonzero(last >= 0).squeeze(-1)
+    token_level_scores[rows, last[rows]] += torch.as_tensor(penalty, dtype=torch.float32)[rows]
+    extras = scored.extras | {"overlong_penalty": penalty}
+    return Scored(scored.scores, extras, scored.metrics, scored.responses, token_level_scores)

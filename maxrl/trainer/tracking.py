@@ -30,7 +30,11 @@ METRICS_FILE = "metrics.jsonl"
 # The handful of metrics worth a glance in the console line, with the short label shown there.
 CONSOLE_HEADLINE = {
     "critic/score/mean": "score",
-    "train_pass_rate/fraction_mixed": "mixed",
+    "batch/groups_all_fail_frac": "all_fail",
+    "batch/groups_all_pass_frac": "all_pass",
+    "batch/groups_mixed_frac": "mixed",
+    "batch/gen_rounds": "rounds",
+    "batch/samples_per_kept_group": "samples/group",
     "actor/pg_loss": "pg_loss",
     "actor/grad_norm": "grad_norm",
     "actor/entropy": "entropy",

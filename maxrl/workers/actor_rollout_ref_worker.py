@@ -117,13 +117,14 @@ class ActorRolloutRefWorker:
 
     @data_parallel
     def generate_sequences(
-        self, prompts: Batch, validate: bool = False, step: int | None = None, greedy: bool = False
+        self, prompts: Batch, validate: bool = False, step: int | None = None, greedy: bool = False,
+        gen_round: int = 0,
     ) -> Batch:
         """Samples for left-padded prompts: ``rollout.n`` per prompt (``val_kwargs`` when `validate`; one
         greedy response per prompt when `greedy`, ReMax's baseline).
 
         Rows come out in prompt order, each prompt's samples adjacent, carrying the prompt's non-tensor
-        fields. With `step` given, the draw is a fixed function of (``trainer.seed``, step, rank).
+        fields. With `step` given, the draw is a fixed function of (``trainer.seed``, step, rank, `gen_round`).
         """
         if self.sampler is None:
             raise RuntimeError(
@@ -137,7 +138,7 @@ class ActorRolloutRefWorker:
         meta = dict(prompts.meta)
         if self.config.actor_rollout_ref.rollout.check_weight_sync:
             meta |= self._check_weight_sync(prompts)
-        samples = self.sampler.sample(prompts, validate, step, greedy, meta)
+        samples = self.sampler.sample(prompts, validate, step, greedy, meta, gen_round)
         self.rollout.sleep()
         return samples
 

@@ -55,10 +55,15 @@ class Sampler:
             )
             weakref.finalize(self, self.agent_loop.close)
 
-    def sample(self, prompts: Batch, validate: bool, step: int | None, greedy: bool, meta: dict) -> Batch:
+    def sample(self, prompts: Batch, validate: bool, step: int | None, greedy: bool, meta: dict,
+               gen_round: int = 0) -> Batch:
         """``rollout.n`` samples per prompt (``val_kwargs`` when `validate`, one greedy response when
-        `greedy`), in prompt order, each carrying its prompt's fields, with `meta` as the batch's meta."""
-        seed = None if step is None else sampling_seed(self.base_seed, int(step), self.rank, int(validate))
+        `greedy`), in prompt order, each carrying its prompt's fields, with `meta` as the batch's meta.
+        A step's later generation rounds (dynamic sampling) draw from seeds of their own."""
+        seed = None
+        if step is not None:
+            later_round = (int(gen_round),) if gen_round else ()
+            seed = sampling_seed(self.base_seed, int(step), self.rank, int(validate), *later_round)
         sampling = sampling_params_from_config(self.config.actor_rollout_ref.rollout, self.stop_token_ids, validate, seed)
         if greedy:
             sampling = dataclasses.replace(sampling, n=1, do_sample=False)

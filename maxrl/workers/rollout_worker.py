@@ -55,14 +55,15 @@ class RolloutWorker:
 
     @data_parallel
     def generate_sequences(
-        self, prompts: Batch, validate: bool = False, step: int | None = None, greedy: bool = False
+        self, prompts: Batch, validate: bool = False, step: int | None = None, greedy: bool = False,
+        gen_round: int = 0,
     ) -> Batch:
         """As `ActorRolloutRefWorker.generate_sequences`, plus a ``policy_version`` field per row and this
         rank's ``async/rollout_{idle,busy}_s/rank<r>`` in the meta."""
         if self.version is None:
             raise RuntimeError("generate_sequences: no weights loaded yet; the trainer calls load_weights first")
         started = time.monotonic()
-        samples = self.sampler.sample(prompts, validate, step, greedy, dict(prompts.meta))
+        samples = self.sampler.sample(prompts, validate, step, greedy, dict(prompts.meta), gen_round)
         self._idle_since, idle = time.monotonic(), started - self._idle_since
         versions = torch.full((len(samples),), self.version, dtype=torch.long)
         meta = samples.meta | {

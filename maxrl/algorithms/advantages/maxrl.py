@@ -8,6 +8,7 @@ returned here is N times that weight, A_i = (r_i - r̄)/(r̄ + ε): the token-me
 from __future__ import annotations
 
 import functools
+import logging
 
 import torch
 
@@ -15,28 +16,47 @@ from maxrl.algorithms.advantages.outcome import count_weights, sequence_scores, 
 from maxrl.algorithms.grouping import GroupIndex
 from maxrl.algorithms.registry import register_advantage
 
+logger = logging.getLogger(__name__)
+
 
 @register_advantage("maxrl", min_group_size=2)
 def maxrl_advantage(token_level_rewards, response_mask, group_ids, epsilon: float = 1e-6):
     """A = (r - r̄)/(r̄ + ε), 0 for groups whose mean reward is 0. Unbiased (ε = 0) for ∇J^(N-1).
 
-    Rewards must be non-negative (binary in the theory); a negative reward would make r̄ a meaningless
-    normaliser, so it is an error rather than a silently huge advantage.
+    Rewards must lie in [0, 1] (binary in the theory: r̄ is a success rate); one outside would make r̄ a
+    meaningless normaliser, so it is an error rather than a silently huge or sign-flipped advantage.
     """
     scores = sequence_scores(token_level_rewards, response_mask)
     groups = GroupIndex.from_ids(group_ids, device=scores.device)
-    negative = torch.nonzero(scores < 0).flatten()
-    if negative.numel():
-        row = int(negative[0])
-        raise ValueError(
-            f"maxrl needs binary (or non-negative) rewards, but row {row} (group "
-            f"{groups.ids[int(groups.index[row])]!r}) has reward {float(scores[row])} "
-            f"({negative.numel()} negative row(s)); use a 0/1 verifier or another estimator (e.g. grpo)"
-        )
+    _check_reward_range(scores, groups)
     mean = groups.broadcast(groups.mean(scores))
     advantages = torch.where(mean > 0, (scores - mean) / (mean + epsilon), torch.zeros_like(scores))
     advantages = to_tokens(advantages, response_mask)
     return advantages, advantages
+
+
+def _check_reward_range(scores: torch.Tensor, groups: GroupIndex) -> None:
+    """Refuse rewards outside [0, 1]; warn once about rewards strictly between 0 and 1."""
+    outside = torch.nonzero((scores < 0) | (scores > 1)).flatten()
+    if outside.numel():
+        row = int(outside[0])
+        raise ValueError(
+            f"maxrl needs rewards in [0, 1] (a success indicator or probability), but row {row} (group "
+            f"{groups.ids[int(groups.index[row])]!r}) has reward {float(scores[row])} ({outside.numel()} row(s) "
+            "outside [0, 1]); use a 0/1 verifier, rescale the reward into [0, 1], or another estimator (e.g. grpo)"
+        )
+    fractional = torch.nonzero((scores > 0) & (scores < 1)).flatten()
+    if fractional.numel() and not _warned_non_binary:
+        _warned_non_binary.append(True)
+        row = int(fractional[0])
+        logger.warning(
+            "maxrl got non-binary rewards in [0, 1] (row %d has %g; %d such row(s) in this batch): it then reads "
+            "the expected reward E[r] as the success probability and follows the gradient of log E[r] through the "
+            "same N-sample truncation, whose maximum-likelihood guarantees hold for 0/1 rewards only (shown once)", row, float(scores[row]), fractional.numel(),
+        )
+
+
+_warned_non_binary: list[bool] = []  # non-empty once the non-binary warning was shown in this process
 
 
 @functools.lru_cache(maxsize=256)

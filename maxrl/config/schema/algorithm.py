@@ -11,6 +11,7 @@ from maxrl.algorithms.rollout_correction import IS_LEVELS, RENAMED_KEYS
 from maxrl.config.schema.fields import (
     knob,
     non_negative,
+    non_negative_int,
     one_of,
     positive,
     positive_int,
@@ -26,6 +27,19 @@ class KlControlConfig:
     kl_coef: float = knob("initial in-reward KL coefficient", non_negative)
     target_kl: float = knob("adaptive: target KL per token")
     horizon: int = knob("adaptive: samples over which the coefficient adapts")
+
+
+@dataclass
+class FilterGroupsConfig:
+    enable: bool = knob(
+        "drop zero-spread groups and draw data.gen_batch_size more prompts until data.train_batch_size groups remain"
+    )
+    metric: str = knob(
+        "per-sample value compared within a group: acc | score | seq_reward | a numeric reward-extra field"
+    )
+    max_num_gen_batches: int = knob(
+        "generation rounds allowed per step (0 = no limit); reaching it stops the run", non_negative_int
+    )
 
 
 @dataclass
@@ -76,6 +90,10 @@ class AlgorithmConfig:
         "per-token KL estimator for that penalty: kl | abs | mse | low_var_kl", one_of(*KL_TYPES)
     )
     kl_ctrl: KlControlConfig = section(KlControlConfig, "the in-reward KL coefficient and its controller")
+    filter_groups: FilterGroupsConfig = section(
+        FilterGroupsConfig,
+        "DAPO's dynamic sampling, verl's keys (docs/trainer.md): groups whose metric has zero spread are dropped",
+    )
     rollout_correction: RolloutCorrectionConfig = section(
         RolloutCorrectionConfig,
         "sampler-vs-trainer weights rho = pi_old/pi_rollout on the policy loss (docs/algorithms.md)",

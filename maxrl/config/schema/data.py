@@ -27,6 +27,10 @@ class DataConfig:
     train_batch_size: int = knob(
         "prompts per training step (each sampled actor_rollout_ref.rollout.n times)", positive_int
     )
+    gen_batch_size: int | None = knob(
+        "prompts drawn per generation round with algorithm.filter_groups.enable; null = train_batch_size",
+        positive_int,
+    )
     val_batch_size: int | None = knob(
         "prompts per validation generation call; null = the whole validation set", positive_int
     )

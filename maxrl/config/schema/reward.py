@@ -5,8 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from maxrl.config.schema.fields import equals, knob, one_of, unit_interval
+from maxrl.config.schema.fields import (
+    equals,
+    knob,
+    non_negative,
+    non_negative_int,
+    one_of,
+    section,
+    unit_interval,
+)
 from maxrl.rewards.failures import INVALID_REWARD_MODES
+
+
+@dataclass
+class OverlongBufferConfig:
+    enable: bool = knob("subtract the penalty from training rewards")
+    len: int = knob(
+        "the last len tokens of data.max_response_length, over which the penalty grows linearly", non_negative_int
+    )
+    penalty_factor: float = knob("the penalty of a response that uses the whole budget", non_negative)
 
 
 @dataclass
@@ -27,6 +44,10 @@ class RewardModelConfig:
     )
     max_failed_fraction: float = knob(
         "stop the run when scorer errors reach this fraction of a batch (1.0 = all items; 0 = any)", unit_interval
+    )
+    overlong_buffer: OverlongBufferConfig = section(
+        OverlongBufferConfig,
+        "DAPO's overlong reward shaping, verl's keys: a length penalty (not with maxrl, whose rewards must be in [0, 1])",
     )
 
 

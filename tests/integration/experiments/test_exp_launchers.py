@@ -4,6 +4,7 @@ GPU launchers get placeholder paths that exist; the composed config must carry t
 the estimator switch and the forwarded Hydra overrides. Missing or wrong environment gives a clear error.
 """
 
+import copy
 import os
 import subprocess
 import sys
@@ -116,12 +117,35 @@ def test_comparison_study_runs_differ_only_in_the_estimator(tmp_path):
     assert without_run_identity(configs["rloo"]) == reference
 
 
+def test_filter_groups_study_arms_differ_only_in_the_estimator_and_the_filter(tmp_path):
+    result = launch("maze/filter_groups_cpu.sh", {"MAXRL_OUTPUT_DIR": str(tmp_path), "SEEDS": "2"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "maze_cpu/filter_groups/configs"
+    configs = {(method, filter): yaml.safe_load((folder / f"{method}_filter_{filter}_seed2.yaml").read_text())
+               for method in ("maxrl", "grpo") for filter in ("off", "on")}
+    on = configs[("maxrl", "on")]
+    assert on["algorithm"]["filter_groups"] == {"enable": True, "metric": "acc", "max_num_gen_batches": 0}
+    assert on["actor_rollout_ref"]["rollout"]["n"] == 16 and on["trainer"]["test_freq"] == 5
+    assert on["trainer"]["seed"] == on["data"]["seed"] == 2 and on["data"]["gen_batch_size"] is None
+
+    def without_arm(config):
+        config["algorithm"].pop("adv_estimator")
+        config["algorithm"].pop("filter_groups")
+        for key in ("experiment_name", "default_local_dir"):
+            config["trainer"].pop(key)
+        return config
+
+    reference = without_arm(copy.deepcopy(configs[("maxrl", "off")]))
+    assert all(without_arm(config) == reference for config in configs.values())
+
+
 @pytest.mark.parametrize(("script", "env", "message"), [
     ("smollm/smollm.sh", {}, "MODEL_PATH is not set"),
     ("maze/maze_17.sh", {"SFT_MODEL": "/nonexistent/sft"}, "SFT_MODEL=/nonexistent/sft does not exist"),
     ("maze/maze_cpu.sh", {"ADVANTAGE_ESTIMATOR": "ppo"}, "ADVANTAGE_ESTIMATOR=ppo: choose maxrl, grpo or rloo"),
     ("smollm/smollm_cpu.sh", {"ROLLOUT_N": "0"}, "ROLLOUT_N=0 must be a positive whole number"),
     ("maze/compare_cpu.sh", {"SEEDS": "1 x"}, "got 'x'"),
+    ("maze/filter_groups_cpu.sh", {"FILTERS": "off maybe"}, "FILTERS takes on and off, got 'maybe'"),
 ])
 def test_bad_environment_is_a_clear_error(script, env, message, tmp_path):
     clean = {key: "" for key in ("MODEL_PATH", "SFT_MODEL", "DATA_DIR", "CKPT_DIR", "ADVANTAGE_ESTIMATOR")}

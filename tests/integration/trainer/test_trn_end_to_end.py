@@ -61,6 +61,11 @@ def test_run_logs_validates_and_checkpoints(run_a):
                 "train_pass_rate/fraction_mixed", "training/rollout_probs_diff_mean", "timing_s/gen",
                 "timing_s/update_actor", "perf/throughput", "global_seqlen/balanced_max"):
         assert math.isfinite(rows[1][key]), key
+    for step in (1, 2, 3):  # the zero-signal census, without filtering: one round, every group kept
+        assert rows[step]["batch/gen_rounds"] == rows[step]["train/num_gen_batches"] == 1
+        assert rows[step]["batch/groups_kept"] == 4 and rows[step]["batch/samples_per_kept_group"] == 4
+        assert rows[step]["batch/groups_mixed_frac"] == rows[step]["train_pass_rate/fraction_mixed"]
+        assert rows[step]["batch/groups_all_fail_frac"] == rows[step]["train_pass_rate/fraction_zero"]
     assert [rows[s]["training/epoch"] for s in (1, 2, 3)] == [0, 0, 1]  # 8 prompts / 4 per step
     assert any(rows[s]["actor/grad_norm"] > 0 for s in (1, 2, 3))  # the scorer gives a learning signal
     assert (run_a / TRACKER_FILE).read_text() == "3\n"

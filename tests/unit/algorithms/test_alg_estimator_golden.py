@@ -214,10 +214,10 @@ def test_float32_inputs_stay_float32():
         torch.testing.assert_close(adv, run(name, pass_k=2)[0].float())
 
 
-@pytest.mark.parametrize("reward", [-1.0, -1e-9])
-def test_maxrl_rejects_negative_rewards_naming_the_row(reward):
+@pytest.mark.parametrize("reward", [-1.0, -1e-9, 1.0 + 1e-6, 2.0])
+def test_maxrl_rejects_rewards_outside_the_unit_interval_naming_the_row(reward):
     rewards = torch.tensor([[1.0], [reward], [0.0], [1.0]])
-    with pytest.raises(ValueError, match=r"non-negative.*row 1 \(group 'g1'\)"):
+    with pytest.raises(ValueError, match=r"rewards in \[0, 1\].*row 1 \(group 'g1'\)"):
         compute_advantage("maxrl", rewards, torch.ones_like(rewards), ["g0", "g1", "g0", "g1"])
 
 

@@ -181,3 +181,17 @@ def test_stale_samples_without_a_rollout_correction_are_warned_about(caplog):
     with caplog.at_level(logging.WARNING, logger="maxrl.trainer.placement"):
         check_placement(compose_config([*stale, "algorithm.rollout_correction.rollout_is=token"]), "cpu")
     assert not [r for r in caplog.records if "max_staleness" in r.getMessage()]
+
+
+def test_a_later_round_is_drawn_by_the_newest_version_after_the_rounds_ahead():
+    rollout = InOrderRollout()
+    pipeline = RolloutPipeline(rollout, Trainer(), max_staleness=1)
+    pipeline.sync_weights(0)
+
+    def prompts_of(step):
+        return Batch({"x": torch.tensor([step])}, {"uid": [f"{step}-0"]})
+
+    pipeline.take(1, 3, prompts_of)  # submits steps 1 and 2, by version 0
+    samples = pipeline.generate_sequences(prompts_of(1), validate=False, step=1, gen_round=1)
+    assert rollout.drawn == [(1, 0), (2, 0), (1, 0)]
+    assert RolloutPipeline.staleness_metrics(1, samples)["async/staleness_max"] == 0

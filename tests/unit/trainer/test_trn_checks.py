@@ -183,3 +183,23 @@ def test_all_problems_are_reported_at_once(files):
     assert len(found) == 3
     message = str(ConfigError(found))
     assert message.startswith("3 problem(s) in the config:")
+
+
+def test_the_overlong_buffer_is_refused_with_maxrl_and_accepted_with_grpo(files):
+    on = ("reward_model.overlong_buffer.enable=true", "reward_model.overlong_buffer.len=4")
+    found = problems(files, *on, "algorithm.adv_estimator=maxrl")
+    assert any("overlong_buffer.enable=true with algorithm.adv_estimator=maxrl" in p and "[0, 1]" in p for p in found)
+    check_config(compose_config([*valid_overrides(files), *on, "algorithm.adv_estimator=grpo"]))
+    found = problems(files, "reward_model.overlong_buffer.enable=true", "algorithm.adv_estimator=grpo")
+    assert found == ["reward_model.overlong_buffer.len=0 must be in [1, data.max_response_length=512] when "
+                     "reward_model.overlong_buffer.enable=true"]
+
+
+def test_dynamic_sampling_config_checks(files):
+    found = problems(files, "algorithm.filter_groups.enable=true", "actor_rollout_ref.rollout.n=1",
+                     "algorithm.adv_estimator=reinforce_plus_plus")
+    assert any("a group of one sample never has spread" in p for p in found)
+    found = problems(files, "data.gen_batch_size=8")
+    assert any("data.gen_batch_size=8 differs from data.train_batch_size=4 without" in p for p in found)
+    check_config(compose_config([*valid_overrides(files), "algorithm.filter_groups.enable=true",
+                                 "data.gen_batch_size=8", "algorithm.filter_groups.max_num_gen_batches=3"]))
