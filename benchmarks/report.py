@@ -232,16 +232,18 @@ def _trl(results: dict) -> list[str]:
     comparison = results.get("trl")
     if not comparison:
         return []
+    from benchmarks.trl.workloads import TOY
+
     summary = comparison["summary"]
     versions = next((run["details"]["versions"] for run in comparison["runs"] if run["layout"] == "TRL"), {})
+    work = comparison.get("workload", TOY.to_dict())  # results before workloads had names: the toy
+    samples = work["prompts_per_step"] * work["samples_per_prompt"]
     return [
         "",
-        "## TRL GRPOTrainer against maxrl, same work",
+        f"## TRL GRPOTrainer against maxrl, same work ({work['name']} workload)",
         "",
-        "A random-init 4M-parameter Qwen2 (hidden 256, 4 layers, 4 heads, 2 kv heads, intermediate 1024, tied "
-        "embeddings, 64-word vocabulary); prompts of 100 tokens; per step 8 prompts x 16 samples of exactly 64 "
-        "new tokens at temperature 1; no reference model; one optimizer step per batch; fp32. TRL "
-        f"{versions.get('trl', '?')} with gradient checkpointing off, one micro-batch of 128; maxrl with its "
+        f"{work['description']} TRL "
+        f"{versions.get('trl', '?')} with gradient checkpointing off, one micro-batch of {samples}; maxrl with its "
         f"defaults. {comparison['rounds']} round(s), each one fresh process per layout in rotated order; each "
         f"run {comparison['warmup_steps']} warm-up and {comparison['measured_steps']} measured step(s). "
         "Seconds: median [quartiles] over the rounds of each run's median step; gen = the sampling call, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmarks.trl.inputs import ComparisonInputs
 from benchmarks.trl.runs import FrameworkRun, run_process
 
 __all__ = ["DEFAULT_VENV", "trl_python", "run_trl", "trl_run_from_record"]
@@ -42,11 +43,12 @@ def trl_run_from_record(record: dict, warmup_steps: int, spawned_unix: float, me
     )
 
 
-def run_trl(python: Path, model_dir: Path, run_dir: Path, warmup_steps: int, measured_steps: int,
+def run_trl(python: Path, inputs: ComparisonInputs, run_dir: Path, warmup_steps: int, measured_steps: int,
             threads: int | None = None) -> FrameworkRun:
-    """One TRL run of ``warmup_steps + measured_steps`` steps in a fresh process."""
+    """One TRL run of ``warmup_steps + measured_steps`` steps on the inputs' workload in a fresh process."""
     out = run_dir / "trl.json"
-    command = [str(python), "-m", "benchmarks.trl.runner", "--model-dir", str(model_dir), "--out", str(out),
+    command = [str(python), "-m", "benchmarks.trl.runner", "--model-dir", str(inputs.model_dir),
+               "--workload", str(inputs.workload_file), "--out", str(out),
                "--steps", str(warmup_steps + measured_steps)]
     command += [] if threads is None else ["--threads", str(threads)]
     spawned, memory = run_process(command, run_dir / "trl.log", env={"TRANSFORMERS_VERBOSITY": "error"})
