@@ -214,13 +214,23 @@ def _scaling(results: dict) -> list[str]:
     return lines
 
 
-def _trl_layout_rows(summary: dict) -> list[list[str]]:
+def _trl_layout_rows(summary: dict, runs: list[dict]) -> list[list[str]]:
     rows = []
     for layout, values in summary["layouts"].items():
         rows.append([layout + (" (best)" if layout == summary["best_layout"] else ""),
                      *(_spread(values[key]) for key in ("step", "gen", "update", "other", "startup")),
-                     _num(values["peak_total_mib"]["median"]), _num(values["peak_largest_mib"]["median"])])
+                     _num(values["peak_total_mib"]["median"]), _num(values["peak_largest_mib"]["median"]),
+                     _opt(_median_step_cpu(runs, layout))])
     return rows
+
+
+def _median_step_cpu(runs: list[dict], layout: str) -> float | None:
+    """Median over the layout's runs of their CPU seconds per step (every process of the run), where known."""
+    from statistics import median
+
+    values = [run["details"].get("step_cpu_s") for run in runs if run["layout"] == layout]
+    values = [value for value in values if value is not None]
+    return median(values) if values else None
 
 
 def _trl_ratio_rows(summary: dict) -> list[list[str]]:
@@ -249,10 +259,12 @@ def _trl(results: dict) -> list[str]:
         "Seconds: median [quartiles] over the rounds of each run's median step; gen = the sampling call, "
         "update = forward, backward and optimizer step, other = the rest of the step; start-up = process spawn "
         "to the first step, imports included. Memory: peak RSS summed over the run's processes (an upper "
-        "bound), and of its largest process, MiB.",
+        "bound), and of its largest process, MiB. CPU s/step: CPU seconds of all the run's processes per measured "
+        "step (maxrl: from the second step on; - where no step qualified), less sensitive to other load than wall "
+        "time.",
         "",
         *_table(["layout", "step s", "gen s", "update s", "other s", "start-up s", "peak total MiB",
-                 "largest process MiB"], _trl_layout_rows(summary)),
+                 "largest process MiB", "CPU s/step"], _trl_layout_rows(summary, comparison["runs"])),
         "",
         "Paired per round: TRL / maxrl for times (above 1: maxrl faster), maxrl / TRL for memory (below 1: "
         "maxrl smaller); median [quartiles] over the rounds.",

@@ -108,5 +108,6 @@ def run_maxrl(inputs: ComparisonInputs, workers: int, run_dir: Path, warmup_step
         memory=memory,
         details={"workers": workers, "overrides": list(extra), "timing_s": {
             name: summary.median for name, summary in training.phases().items()},
-            "tokens_per_step": training.metric("perf/total_num_tokens")},
+            "tokens_per_step": training.metric("perf/total_num_tokens"),
+            "step_cpu_s": None if training.cpu() is None else training.cpu().median},
     )

@@ -85,20 +85,22 @@ def step_clock(clock: PhaseClock, record: dict):
 
     class StepClock(TrainerCallback):
         last_end: float | None = None
+        last_cpu: float = 0.0
 
         def on_train_begin(self, args, state, control, **kwargs):
             record["torch_threads"] = torch.get_num_threads()
 
         def on_step_begin(self, args, state, control, **kwargs):
             if self.last_end is None:
-                self.last_end = time.perf_counter()
+                self.last_end, self.last_cpu = time.perf_counter(), time.process_time()
                 record["first_step_begin_unix"] = time.time()
 
         def on_step_end(self, args, state, control, **kwargs):
-            now = time.perf_counter()
-            record["steps"].append({"step": state.global_step, "step_s": now - self.last_end, **clock.take()})
+            now, cpu = time.perf_counter(), time.process_time()
+            record["steps"].append({"step": state.global_step, "step_s": now - self.last_end,
+                                    "cpu_s": cpu - self.last_cpu, **clock.take()})
             record["last_step_end_unix"] = time.time()
-            self.last_end = now
+            self.last_end, self.last_cpu = now, cpu
 
     return StepClock()
 

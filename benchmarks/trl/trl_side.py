@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 from benchmarks.trl.inputs import ComparisonInputs
@@ -29,6 +30,7 @@ def trl_run_from_record(record: dict, warmup_steps: int, spawned_unix: float, me
     if not measured:
         raise ValueError(f"the TRL run recorded {len(record['steps'])} steps, none after {warmup_steps} warm-up")
     step_s = [row["step_s"] for row in measured]
+    cpu_s = [row["cpu_s"] for row in measured if "cpu_s" in row]  # records before the runner kept them: none
     gen = [row.get("gen_s", 0.0) for row in measured]
     update = [row["step_s"] - row.get("generate_and_score_s", 0.0) for row in measured]
     return FrameworkRun(
@@ -39,7 +41,8 @@ def trl_run_from_record(record: dict, warmup_steps: int, spawned_unix: float, me
         memory=memory,
         details={"versions": record["versions"], "torch_threads": record["torch_threads"],
                  "import_s": record["imports_done_unix"] - record["process_start_unix"],
-                 "self_peak_rss_mib": round(record["peak_rss_mib"], 1)},
+                 "self_peak_rss_mib": round(record["peak_rss_mib"], 1),
+                 "step_cpu_s": statistics.median(cpu_s) if cpu_s else None},
     )
 
 
