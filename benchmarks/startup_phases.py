@@ -4,10 +4,11 @@
     python -m benchmarks.startup_phases --out /tmp/startup_phases [--workers 1 2] [KEY=VALUE ...]
 
 Each layout runs twice, one after the other. The *timed* run executes ``main_ppo.main`` in a child process
-whose start-up functions are wrapped with wall clocks: the driver's imports and config checks up to the
-tokenizer (``imports+checks``), tokenizer, datasets, the reward process pool, ``ray.init``, the worker
-group (on Ray: its actors' processes, each building its model and wrapping it in FSDP; in the driver's
-process: the model build and the FSDP wrap, timed on their own), and the trainer up to its first step.
+whose start-up functions are wrapped with wall clocks: the driver's imports (the trainer's and workers'
+modules are imported up front, so that the wrappers can be put in place), Hydra's compose, the config
+checks, tokenizer, datasets, the reward process pool, ``ray.init``, the worker group (on Ray: its actors'
+processes, each importing, building its model and wrapping it in FSDP; in the driver's process: the
+model build and the FSDP wrap, timed on their own), and the trainer up to its first step.
 At the first step it lists the processes of the run with their resident memory (Ray's daemons by name).
 The *import* run is the same process under ``python -X importtime``, whose log gives the import time of
 each top-level package (the driver's imports only; on Ray the workers import in their own processes).
@@ -111,15 +112,29 @@ def time_startup(overrides: list[str], out: Path) -> None:
     spans = _Spans()
     with spans.span("imports: main_ppo, hydra"):
         from maxrl.trainer import main_ppo
-    import maxrl.controller as controller
-    from maxrl.trainer import ray_trainer
+    with spans.span("imports: torch, transformers, the trainer and worker modules"):
+        import maxrl.config.checks as checks
+        import maxrl.controller as controller
+        from maxrl.trainer import ray_trainer
+        from maxrl.workers import actor_rollout_ref_worker as worker
 
-    for attribute, name in (("load_tokenizer", "tokenizer"), ("build_datasets", "datasets"),
-                            ("make_reward_manager", "reward process pool"), ("init_ray", "ray.init")):
+    spans.wrap(checks, "check_config", "config checks")
+    for attribute, name in (("run_ppo", "run_ppo (everything after Hydra's compose)"),
+                            ("resolve_device", "resolve_device"), ("load_tokenizer", "tokenizer"),
+                            ("build_datasets", "datasets"), ("make_reward_manager", "reward process pool")):
         spans.wrap(main_ppo, attribute, name)
-    for cls, name in ((controller.LocalWorkerGroup, "worker group (in the driver)"),
-                      (controller.WorkerGroup, "worker group (Ray actors)")):
-        spans.wrap(cls, "__init__", name)
+    init_ray = main_ppo.init_ray
+
+    def init_ray_then_wrap_ray_groups(ray_init):
+        with spans.span("ray.init (with importing Ray)"):
+            started = init_ray(ray_init)
+        spans.wrap(controller.WorkerGroup, "__init__", "worker group (Ray actors: start, model build, FSDP wrap)")
+        return started
+
+    main_ppo.init_ray = init_ray_then_wrap_ray_groups
+    spans.wrap(controller.LocalWorkerGroup, "__init__", "worker group (in the driver's process)")
+    spans.wrap(worker, "load_causal_lm", "model build (in the driver's process)")
+    spans.wrap(worker, "shard_model", "FSDP wrap (in the driver's process)")
     spans.wrap(ray_trainer.RayPPOTrainer, "__init__", "trainer")
     original_step = ray_trainer.RayPPOTrainer.step
 
@@ -128,10 +143,6 @@ def time_startup(overrides: list[str], out: Path) -> None:
         return original_step(self)
 
     ray_trainer.RayPPOTrainer.step = step
-    from maxrl.workers import actor_rollout_ref_worker as worker
-
-    spans.wrap(worker, "load_causal_lm", "model build (in the driver's process)")
-    spans.wrap(worker, "shard_model", "FSDP wrap (in the driver's process)")
     sys.argv = ["main_ppo", *overrides]
     try:
         main_ppo.main()
