@@ -16,7 +16,7 @@ from benchmarks.trl import smollm2
 from benchmarks.trl.inputs import ComparisonInputs
 from benchmarks.trl.maxrl_side import maxrl_overrides
 from benchmarks.trl.spec import read_workload_file, write_workload_file
-from benchmarks.trl.workloads import SMOLLM2, TOY, WORKLOADS
+from benchmarks.trl.workloads import SMOLLM2, SMOLLM2_SMOKE, TOY, WORKLOADS
 from maxrl.rewards import final_number
 
 
@@ -26,7 +26,9 @@ def model_folder():
 
 
 def test_workloads_by_name_and_the_real_shape():
-    assert WORKLOADS == {"toy": TOY, "smollm2": SMOLLM2}
+    assert WORKLOADS == {"toy": TOY, "smollm2": SMOLLM2, "smollm2-smoke": SMOLLM2_SMOKE}
+    assert SMOLLM2_SMOKE.samples_per_step == 8 and SMOLLM2_SMOKE.response_tokens == 16
+    assert SMOLLM2_SMOKE.module == SMOLLM2.module and "2 prompts x 4 samples of exactly 16" in SMOLLM2_SMOKE.description
     assert (SMOLLM2.prompts_per_step, SMOLLM2.samples_per_prompt, SMOLLM2.response_tokens) == (8, 8, 128)
     assert SMOLLM2.samples_per_step == 64 and TOY.samples_per_step == 128
     assert SMOLLM2.chat_template and not TOY.chat_template
@@ -80,7 +82,7 @@ def test_real_suites():
     assert SUITES["trl-real"].sections == ("trl",) and SUITES["trl-real"].trl.workload == "smollm2"
     assert SUITES["trl-real"].trl.worker_layouts == (1, 2) and SUITES["trl-real"].trl.rounds == 4
     quick = SUITES["trl-real-quick"].trl
-    assert (quick.rounds, quick.warmup_steps, quick.measured_steps, quick.workload) == (1, 0, 1, "smollm2")
+    assert (quick.rounds, quick.warmup_steps, quick.measured_steps, quick.workload) == (1, 0, 1, "smollm2-smoke")
     assert SUITES["trl"].trl.workload == "toy"
 
 
