@@ -26,6 +26,7 @@ PROCESS_START = time.time()  # before any heavy import: the child's start-up cou
 import argparse  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -157,8 +158,6 @@ def _overrides(inputs, workers: int, run_dir: Path, extra: list[str]) -> list[st
 
 
 def _layout(inputs, workers: int, out: Path, extra: list[str]) -> dict:
-    import subprocess
-
     from benchmarks.trl.runs import run_process
 
     name = f"{workers}_worker{'s' if workers > 1 else ''}"
@@ -198,11 +197,15 @@ def main(argv: list[str] | None = None) -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     inputs = build_inputs(args.out / "inputs")
-    load_before = load_average()
-    layouts = {f"{w} worker{'s' if w > 1 else ''}": _layout(inputs, w, args.out, args.overrides)
-               for w in args.workers}
-    result = {"load_before": load_before, "load_after": load_average(), "layouts": layouts}
-    (args.out / "startup_phases.json").write_text(json.dumps(result, indent=2) + "\n")
+    result = {"load_before": load_average(), "layouts": {}}
+    for workers in args.workers:
+        try:
+            layout = _layout(inputs, workers, args.out, args.overrides)
+        except (RuntimeError, subprocess.CalledProcessError) as error:  # e.g. Ray's start-up timing out under load
+            layout = {"error": str(error)[-2000:]}
+        result["layouts"][f"{workers} worker{'s' if workers > 1 else ''}"] = layout
+        result["load_after"] = load_average()
+        (args.out / "startup_phases.json").write_text(json.dumps(result, indent=2) + "\n")  # each layout kept
     print(json.dumps(result, indent=2))
 
 

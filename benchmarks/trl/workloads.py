@@ -7,10 +7,12 @@ Each is a `benchmarks.trl.spec.Workload` whose module (`benchmarks.trl.workload`
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from benchmarks.trl import smollm2, workload
 from benchmarks.trl.spec import Workload
 
-__all__ = ["SMOLLM2", "TOY", "WORKLOADS"]
+__all__ = ["SMOLLM2", "SMOLLM2_SMOKE", "TOY", "WORKLOADS"]
 
 TOY = Workload(
     name="toy",
@@ -46,4 +48,11 @@ SMOLLM2 = Workload(
     chat_template=True,
 )
 
-WORKLOADS = {work.name: work for work in (TOY, SMOLLM2)}
+SMOLLM2_SMOKE = replace(
+    SMOLLM2, name="smollm2-smoke", prompts_per_step=2, samples_per_prompt=4, response_tokens=16,
+    description="A smoke run's shape, not a measurement: " + SMOLLM2.description.replace(
+        f"{smollm2.PROMPTS_PER_STEP} prompts x {smollm2.SAMPLES_PER_PROMPT} samples of exactly "
+        f"{smollm2.RESPONSE_TOKENS}", "2 prompts x 4 samples of exactly 16"))
+"""The real model's path at a fraction of its cost (``--suite trl-real-quick``): proves both sides run."""
+
+WORKLOADS = {work.name: work for work in (TOY, SMOLLM2, SMOLLM2_SMOKE)}
