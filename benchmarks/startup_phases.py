@@ -10,8 +10,8 @@ checks, tokenizer, datasets, the reward process pool, ``ray.init``, the worker g
 processes, each importing, building its model and wrapping it in FSDP; in the driver's process: the
 model build and the FSDP wrap, timed on their own), and the trainer up to its first step.
 At the first step it lists the processes of the run with their resident memory (Ray's daemons by name).
-The *import* run is the same process under ``python -X importtime``, whose log gives the import time of
-each top-level package (the driver's imports only; on Ray the workers import in their own processes).
+The *import* run is the same process under ``python -X importtime``, whose log gives the time spent in
+each package's own modules (the driver's imports only; on Ray the workers import in their own processes).
 
 Spans are wall seconds of one run and are meant as shares: nothing here is paired or repeated, so on a
 shared machine only the proportions are worth reading.
@@ -35,18 +35,19 @@ from pathlib import Path  # noqa: E402
 
 __all__ = ["import_times", "main", "time_startup"]
 
-IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)")
+IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+\d+\s+\|\s+(\S+)")
 TOP_IMPORTS = 12
 
 
 def import_times(log: str) -> dict[str, float]:
-    """Cumulative seconds of each top-level import in a ``-X importtime`` log, grouped by root package
-    (``torch``, ``ray``, ...), largest first. A package imported from inside another counts to the outer one."""
+    """Seconds spent in each package's own modules in a ``-X importtime`` log (the *self* column summed by
+    root package: ``torch``, ``transformers``, ...), largest first. Cumulative times would charge torch's
+    import to whichever module happened to import it first."""
     seconds: dict[str, float] = defaultdict(float)
     for line in log.splitlines():
         match = IMPORT_LINE.match(line)
-        if match and match.group(3) == " ":  # one space after the bar: imported at the top level
-            seconds[match.group(4).split(".")[0]] += int(match.group(2)) / 1e6
+        if match:
+            seconds[match.group(2).split(".")[0]] += int(match.group(1)) / 1e6
     return dict(sorted(seconds.items(), key=lambda item: -item[1]))
 
 
