@@ -22,4 +22,5 @@ def test_one_trl_step_with_phases_startup_and_memory(tmp_path):
     assert run.phases["gen"][0] + run.phases["update"][0] <= run.step_s[0] + 1e-6
     assert run.startup_s > run.details["import_s"] > 0
     assert run.details["versions"]["trl"] == "1.16.0" and run.details["torch_threads"] >= 1
+    assert run.details["step_cpu_s"] > 0
     assert run.memory[0].role == "driver" and run.peak_largest_mib > 100
