@@ -50,8 +50,8 @@ def run_comparison(inputs: ComparisonInputs, trl_python: Path, worker_layouts: t
             run_dir = inputs.root / "runs" / f"r{round_index}_{layout.replace(' ', '_')}"
             run = launchers[layout](run_dir)
             rows.append({"round": round_index, "position": position, **run.to_dict()})
-    return {"workload": inputs.workload.to_dict(), "warmup_steps": warmup_steps, "measured_steps": measured_steps, "rounds": rounds,
-            "overrides": list(extra_overrides), "runs": rows, "summary": summarize_comparison(rows)}
+    return {"workload": inputs.workload.to_dict(), "warmup_steps": warmup_steps, "measured_steps": measured_steps,
+            "rounds": rounds, "overrides": list(extra_overrides), "runs": rows, "summary": summarize_comparison(rows)}
 
 
 def _value(row: dict, key: str) -> float:
