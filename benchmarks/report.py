@@ -260,8 +260,7 @@ def _trl(results: dict) -> list[str]:
         "update = forward, backward and optimizer step, other = the rest of the step; start-up = process spawn "
         "to the first step, imports included. Memory: peak RSS summed over the run's processes (an upper "
         "bound), and of its largest process, MiB. CPU s/step: CPU seconds of all the run's processes per measured "
-        "step (maxrl: from the second step on; - where no step qualified), less sensitive to other load than wall "
-        "time.",
+        "step (maxrl: from the second step on; - where no step qualified).",
         "",
         *_table(["layout", "step s", "gen s", "update s", "other s", "start-up s", "peak total MiB",
                  "largest process MiB", "CPU s/step"], _trl_layout_rows(summary, comparison["runs"])),
