@@ -214,13 +214,23 @@ def _scaling(results: dict) -> list[str]:
     return lines
 
 
-def _trl_layout_rows(summary: dict) -> list[list[str]]:
+def _trl_layout_rows(summary: dict, runs: list[dict]) -> list[list[str]]:
     rows = []
     for layout, values in summary["layouts"].items():
         rows.append([layout + (" (best)" if layout == summary["best_layout"] else ""),
                      *(_spread(values[key]) for key in ("step", "gen", "update", "other", "startup")),
-                     _num(values["peak_total_mib"]["median"]), _num(values["peak_largest_mib"]["median"])])
+                     _num(values["peak_total_mib"]["median"]), _num(values["peak_largest_mib"]["median"]),
+                     _opt(_median_step_cpu(runs, layout))])
     return rows
+
+
+def _median_step_cpu(runs: list[dict], layout: str) -> float | None:
+    """Median over the layout's runs of their CPU seconds per step (every process of the run), where known."""
+    from statistics import median
+
+    values = [run["details"].get("step_cpu_s") for run in runs if run["layout"] == layout]
+    values = [value for value in values if value is not None]
+    return median(values) if values else None
 
 
 def _trl_ratio_rows(summary: dict) -> list[list[str]]:
@@ -232,25 +242,28 @@ def _trl(results: dict) -> list[str]:
     comparison = results.get("trl")
     if not comparison:
         return []
+    from benchmarks.trl.workloads import TOY
+
     summary = comparison["summary"]
     versions = next((run["details"]["versions"] for run in comparison["runs"] if run["layout"] == "TRL"), {})
+    work = comparison.get("workload", TOY.to_dict())  # results before workloads had names: the toy
+    samples = work["prompts_per_step"] * work["samples_per_prompt"]
     return [
         "",
-        "## TRL GRPOTrainer against maxrl, same work",
+        f"## TRL GRPOTrainer against maxrl, same work ({work['name']} workload)",
         "",
-        "A random-init 4M-parameter Qwen2 (hidden 256, 4 layers, 4 heads, 2 kv heads, intermediate 1024, tied "
-        "embeddings, 64-word vocabulary); prompts of 100 tokens; per step 8 prompts x 16 samples of exactly 64 "
-        "new tokens at temperature 1; no reference model; one optimizer step per batch; fp32. TRL "
-        f"{versions.get('trl', '?')} with gradient checkpointing off, one micro-batch of 128; maxrl with its "
+        f"{work['description']} TRL "
+        f"{versions.get('trl', '?')} with gradient checkpointing off, one micro-batch of {samples}; maxrl with its "
         f"defaults. {comparison['rounds']} round(s), each one fresh process per layout in rotated order; each "
         f"run {comparison['warmup_steps']} warm-up and {comparison['measured_steps']} measured step(s). "
         "Seconds: median [quartiles] over the rounds of each run's median step; gen = the sampling call, "
         "update = forward, backward and optimizer step, other = the rest of the step; start-up = process spawn "
         "to the first step, imports included. Memory: peak RSS summed over the run's processes (an upper "
-        "bound), and of its largest process, MiB.",
+        "bound), and of its largest process, MiB. CPU s/step: CPU seconds of all the run's processes per measured "
+        "step (maxrl: from the second step on; - where no step qualified).",
         "",
         *_table(["layout", "step s", "gen s", "update s", "other s", "start-up s", "peak total MiB",
-                 "largest process MiB"], _trl_layout_rows(summary)),
+                 "largest process MiB", "CPU s/step"], _trl_layout_rows(summary, comparison["runs"])),
         "",
         "Paired per round: TRL / maxrl for times (above 1: maxrl faster), maxrl / TRL for memory (below 1: "
         "maxrl smaller); median [quartiles] over the rounds.",

@@ -89,7 +89,7 @@ class _Run:
             "load": {},
         }
         self._training_runs: dict = {}
-        self._comparison_inputs = None
+        self._comparison_inputs: dict = {}
 
     @contextmanager
     def section(self, name: str) -> Iterator[None]:
@@ -128,13 +128,15 @@ class _Run:
             )
         self._add_comparisons(comparisons)
 
-    def _trl_inputs(self):
-        """The TRL comparison's model and data, written once and shared by its two sections."""
+    def _trl_inputs(self, name: str):
+        """Workload `name`'s model and data (`benchmarks.trl.workloads`), written once and shared by the
+        sections that use it."""
         from benchmarks.trl.inputs import build_inputs
+        from benchmarks.trl.workloads import WORKLOADS
 
-        if self._comparison_inputs is None:
-            self._comparison_inputs = build_inputs(self.workspace.root / "trl")
-        return self._comparison_inputs
+        if name not in self._comparison_inputs:
+            self._comparison_inputs[name] = build_inputs(self.workspace.root / "trl" / name, WORKLOADS[name])
+        return self._comparison_inputs[name]
 
     def trl(self) -> None:
         from benchmarks.trl.interleaved import run_comparison
@@ -143,7 +145,7 @@ class _Run:
         settings = self.suite.trl
         with self.section("trl"):
             self.results["trl"] = run_comparison(
-                self._trl_inputs(), trl_python(), settings.worker_layouts, settings.rounds,
+                self._trl_inputs(settings.workload), trl_python(), settings.worker_layouts, settings.rounds,
                 settings.warmup_steps, settings.measured_steps, self.workspace.extra_overrides,
             )
 
@@ -152,7 +154,7 @@ class _Run:
 
         settings = self.suite.trl
         with self.section("variable_length"):
-            comparisons = benchmark_variable_length(self._trl_inputs(), settings.variable_repeats,
+            comparisons = benchmark_variable_length(self._trl_inputs("toy"), settings.variable_repeats,
                                                     settings.variable_warmup)
         self.results["variable_length"] = {**settings_dict(),
                                            "comparisons": [with_gain(c) for c in comparisons.values()]}

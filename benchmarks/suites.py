@@ -7,7 +7,10 @@ the quickstart's step on 2 workers; and rollout.n = 8 ... 128 and 1 or 2 workers
 training run one warm-up and three measured steps. ``trl`` is the TRL comparison
 (`benchmarks.trl`; about 8 minutes there): 4 interleaved rounds of TRL and maxrl on 1 and 2 workers,
 each run one warm-up and three measured steps, and the variable-length passes in 5 paired rounds;
-``trl-quick`` is its smoke test.
+``trl-quick`` is its smoke test. ``trl-real`` is the same comparison on the real SmolLM2-135M-Instruct
+(`benchmarks.trl.smollm2`; 4 rounds, one warm-up and two measured steps per run), ``trl-real-quick`` its
+smoke test (1 round, 1 step per run, 2 prompts x 4 samples x 16 tokens: the real model's path, no
+measurement).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class TrlSettings:
     worker_layouts: tuple[int, ...] = (1, 2)  # maxrl with its defaults on this many workers
     variable_repeats: int = 5  # paired rounds of the variable-length comparison
     variable_warmup: int = 1
+    workload: str = "toy"  # of `benchmarks.trl.workloads.WORKLOADS` (the variable-length passes: always toy)
 
 
 @dataclass(frozen=True)
@@ -83,3 +87,7 @@ SUITES["trl"] = replace(SUITES["cpu"], name="trl", sections=("trl", "variable_le
                         trl=TrlSettings(rounds=4, warmup_steps=1, measured_steps=3))
 SUITES["trl-quick"] = replace(SUITES["quick"], name="trl-quick", sections=("trl", "variable_length"),
                               trl=TrlSettings(rounds=1, warmup_steps=0, measured_steps=1, variable_repeats=1))
+SUITES["trl-real"] = replace(SUITES["trl"], name="trl-real", sections=("trl",),
+                             trl=TrlSettings(rounds=4, warmup_steps=1, measured_steps=2, workload="smollm2"))
+SUITES["trl-real-quick"] = replace(SUITES["trl-real"], name="trl-real-quick", trl=TrlSettings(
+    rounds=1, warmup_steps=0, measured_steps=1, workload="smollm2-smoke"))

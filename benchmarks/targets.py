@@ -28,7 +28,11 @@ LINEAR_LIMIT = 1.0
 """Largest allowed (t(n) / t(n_first)) / (n / n_first)."""
 
 TRL_SPEEDUP = 2.0
-"""Smallest allowed TRL s/step / maxrl s/step (best default layout, paired per round)."""
+"""Smallest allowed TRL s/step / maxrl s/step (best default layout, paired per round), toy workload."""
+
+TRL_SPEEDUP_BY_WORKLOAD = {"toy": TRL_SPEEDUP, "smollm2": 2.5}
+"""The same per workload of `benchmarks.trl.workloads` (the real model's target is issue 30's); a workload
+not named here (the smoke shape) has no targets."""
 
 MEMORY_LIMIT = 1.0
 """Largest allowed maxrl / TRL peak memory (summed over each run's processes, paired per round)."""
@@ -79,15 +83,20 @@ def _target(text: str, value: float, limit: float, met: bool) -> dict:
 
 
 def _trl_targets(results: dict) -> list[dict]:
-    summary = results.get("trl", {}).get("summary", {})
+    comparison = results.get("trl", {})
+    summary = comparison.get("summary", {})
     best = summary.get("best_layout")
     if best is None or best not in summary.get("ratios", {}):
+        return []
+    name = comparison.get("workload", {}).get("name", "toy")  # results before workloads had names: the toy
+    limit = TRL_SPEEDUP_BY_WORKLOAD.get(name)
+    if limit is None:
         return []
     ratios = summary["ratios"][best]
     speedup, memory = ratios["step"]["median"], ratios["peak_total_mib"]["median"]
     return [
-        _target(f"TRL s/step / maxrl s/step ({best}, the best default layout) >= {TRL_SPEEDUP:g}", speedup,
-                TRL_SPEEDUP, speedup >= TRL_SPEEDUP),
+        _target(f"TRL s/step / maxrl s/step ({name} workload; {best}, the best default layout) >= {limit:g}",
+                speedup, limit, speedup >= limit),
         _target(f"maxrl peak memory ({best}) / TRL's, summed over processes <= {MEMORY_LIMIT:g}", memory,
                 MEMORY_LIMIT, memory <= MEMORY_LIMIT),
     ]

@@ -1,14 +1,18 @@
 """The comparison's files, written once per benchmark in a scratch folder: the model folder both
-frameworks load, and maxrl's verl-format parquet of the workload's prompts."""
+frameworks load, maxrl's verl-format parquet of the workload's prompts, and TRL's workload file (the
+shape and the same prompts, `benchmarks.trl.spec`)."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.trl import workload
+from benchmarks.trl.spec import Workload, write_workload_file
+from benchmarks.trl.workloads import TOY
 
-__all__ = ["ComparisonInputs", "build_inputs", "prompt_batch", "prompt_rows"]
+__all__ = ["ComparisonInputs", "build_inputs", "prompt_batch"]
 
 
 @dataclass(frozen=True)
@@ -16,33 +20,30 @@ class ComparisonInputs:
     root: Path
     model_dir: Path
     train_file: Path
-    reward_file: Path = Path(workload.__file__).resolve()  # maxrl's scorer: `workload.compute_score`
+    workload_file: Path  # TRL's: `benchmarks.trl.spec.write_workload_file`
+    workload: Workload = TOY
+
+    @property
+    def reward_file(self) -> Path:
+        """maxrl's scorer (``custom_reward_function.path``, name ``compute_score``): the workload's module."""
+        return Path(importlib.import_module(self.workload.module).__file__).resolve()
 
 
-def prompt_rows() -> list[dict]:
-    """The workload's prompts as verl rows; with ``data.apply_chat_template=False`` a prompt's token ids
-    are exactly its words."""
-    from maxrl.data.prep import verl_row
-
-    return [
-        verl_row(workload.DATA_SOURCE, [{"role": "user", "content": text}], ground_truth="",
-                 extra_info={"index": index}, ability="benchmark")
-        for index, text in enumerate(workload.prompt_texts())
-    ]
-
-
-def build_inputs(root: Path) -> ComparisonInputs:
+def build_inputs(root: Path, work: Workload = TOY) -> ComparisonInputs:
     from maxrl.data.prep import write_parquet
 
     root = Path(root)
-    model_dir = workload.build_model_dir(root / "model")
-    train_file = write_parquet(prompt_rows(), root / "data" / "train.parquet")
-    return ComparisonInputs(root, model_dir, train_file)
+    module = importlib.import_module(work.module)
+    model_dir = module.model_dir(root)
+    train_file = write_parquet(module.verl_rows(), root / "data" / "train.parquet")
+    workload_file = write_workload_file(root / "workload.json", work, module.trl_prompts())
+    return ComparisonInputs(root, model_dir, train_file, workload_file, work)
 
 
 def prompt_batch(tokenizer):
-    """One step's prompts (the first `workload.PROMPTS_PER_STEP`) as a worker receives them: token ids, an
-    all-ones attention mask (every prompt is exactly `workload.PROMPT_TOKENS` long) and positions."""
+    """One step of the toy workload's prompts (the first `workload.PROMPTS_PER_STEP`) as a worker receives
+    them: token ids, an all-ones attention mask (every prompt is exactly `workload.PROMPT_TOKENS` long) and
+    positions."""
     import torch
 
     from maxrl.data.batch import Batch

@@ -41,7 +41,7 @@ def run_comparison(inputs: ComparisonInputs, trl_python: Path, worker_layouts: t
     def maxrl_launcher(workers: int) -> Callable[[Path], FrameworkRun]:
         return lambda run_dir: run_maxrl(inputs, workers, run_dir, warmup_steps, measured_steps, extra_overrides)
 
-    launchers = {TRL: lambda run_dir: run_trl(trl_python, inputs.model_dir, run_dir, warmup_steps, measured_steps)}
+    launchers = {TRL: lambda run_dir: run_trl(trl_python, inputs, run_dir, warmup_steps, measured_steps)}
     launchers |= {f"maxrl {w} worker{'s' if w > 1 else ''}": maxrl_launcher(w) for w in worker_layouts}
     rows = []
     for round_index in range(rounds):
@@ -50,8 +50,8 @@ def run_comparison(inputs: ComparisonInputs, trl_python: Path, worker_layouts: t
             run_dir = inputs.root / "runs" / f"r{round_index}_{layout.replace(' ', '_')}"
             run = launchers[layout](run_dir)
             rows.append({"round": round_index, "position": position, **run.to_dict()})
-    return {"warmup_steps": warmup_steps, "measured_steps": measured_steps, "rounds": rounds,
-            "overrides": list(extra_overrides), "runs": rows, "summary": summarize_comparison(rows)}
+    return {"workload": inputs.workload.to_dict(), "warmup_steps": warmup_steps, "measured_steps": measured_steps,
+            "rounds": rounds, "overrides": list(extra_overrides), "runs": rows, "summary": summarize_comparison(rows)}
 
 
 def _value(row: dict, key: str) -> float:

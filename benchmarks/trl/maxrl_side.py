@@ -16,7 +16,6 @@ from pathlib import Path
 
 from benchmarks.end_to_end import TrainingRun, step_cpu_seconds
 from benchmarks.process_tree import CpuAtLineAppends
-from benchmarks.trl import workload
 from benchmarks.trl.inputs import ComparisonInputs
 from benchmarks.trl.runs import FrameworkRun, run_process
 from benchmarks.workspace import RunShape
@@ -32,28 +31,29 @@ PADDED = (
 
 
 def maxrl_overrides(inputs: ComparisonInputs, workers: int, steps: int, run_dir: Path,
-                    extra: tuple[str, ...] = (), response_length: int = workload.RESPONSE_TOKENS) -> list[str]:
-    """The workload in maxrl's config: GRPO advantages (as TRL's default), no KL term (so no reference
-    model), every sample to exactly `response_length` tokens (``ignore_eos``), one optimizer step per
-    batch, fp32, the `workload` scorer in one reward process, no validation, checkpoints or console
-    output. `extra` comes last, so it can override any of these."""
-    batch = workload.PROMPTS_PER_STEP
+                    extra: tuple[str, ...] = (), response_length: int | None = None) -> list[str]:
+    """The inputs' workload in maxrl's config: GRPO advantages (as TRL's default), no KL term (so no
+    reference model), every sample to exactly `response_length` tokens (default: the workload's;
+    ``ignore_eos``), one optimizer step per batch, fp32, the workload's scorer in one reward process, no
+    validation, checkpoints or console output. `extra` comes last, so it can override any of these."""
+    work = inputs.workload
+    batch = work.prompts_per_step
     return [
         f"data.train_files={inputs.train_file}",
         "data.val_files=null",
         f"data.train_batch_size={batch}",
-        f"data.max_prompt_length={workload.PROMPT_TOKENS}",
-        f"data.max_response_length={response_length}",
-        "data.apply_chat_template=False",
+        f"data.max_prompt_length={work.max_prompt_tokens}",
+        f"data.max_response_length={response_length or work.response_tokens}",
+        f"data.apply_chat_template={work.chat_template}",
         f"actor_rollout_ref.model.path={inputs.model_dir}",
         "actor_rollout_ref.actor.dtype=fp32",
-        f"actor_rollout_ref.actor.optim.lr={workload.LEARNING_RATE}",
+        f"actor_rollout_ref.actor.optim.lr={work.learning_rate}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={batch}",
         "actor_rollout_ref.actor.use_kl_loss=false",
         "actor_rollout_ref.rollout.name=hf",
         "actor_rollout_ref.rollout.dtype=fp32",
-        f"actor_rollout_ref.rollout.n={workload.SAMPLES_PER_PROMPT}",
-        f"actor_rollout_ref.rollout.temperature={workload.TEMPERATURE}",
+        f"actor_rollout_ref.rollout.n={work.samples_per_prompt}",
+        f"actor_rollout_ref.rollout.temperature={work.temperature}",
         "actor_rollout_ref.rollout.ignore_eos=True",
         "algorithm.adv_estimator=grpo",
         "algorithm.use_kl_in_reward=false",
@@ -90,8 +90,9 @@ def run_maxrl(inputs: ComparisonInputs, workers: int, run_dir: Path, warmup_step
     rows = read_metrics(run_dir)
     if [row["step"] for row in rows] != list(range(1, steps + 1)) or not lines.seen_at:
         raise RuntimeError(f"run {run_dir} logged steps {[row['step'] for row in rows]}, expected 1..{steps}")
-    shape = RunShape(n=workload.SAMPLES_PER_PROMPT, workers=workers, prompts=workload.PROMPTS_PER_STEP,
-                     response_length=workload.RESPONSE_TOKENS, ignore_eos=True, steps=steps)
+    work = inputs.workload
+    shape = RunShape(n=work.samples_per_prompt, workers=workers, prompts=work.prompts_per_step,
+                     response_length=work.response_tokens, ignore_eos=True, steps=steps)
     all_step_s = [row["timing_s/step"] for row in rows]
     startup_s = lines.seen_at[0] - spawned - all_step_s[0]  # spawn to the start of step 1, as on the TRL side
     training = TrainingRun(shape, warmup_steps, startup_s + sum(all_step_s), all_step_s, rows[warmup_steps:],
@@ -107,5 +108,6 @@ def run_maxrl(inputs: ComparisonInputs, workers: int, run_dir: Path, warmup_step
         memory=memory,
         details={"workers": workers, "overrides": list(extra), "timing_s": {
             name: summary.median for name, summary in training.phases().items()},
-            "tokens_per_step": training.metric("perf/total_num_tokens")},
+            "tokens_per_step": training.metric("perf/total_num_tokens"),
+            "step_cpu_s": None if training.cpu() is None else training.cpu().median},
     )

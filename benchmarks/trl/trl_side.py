@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
+from benchmarks.trl.inputs import ComparisonInputs
 from benchmarks.trl.runs import FrameworkRun, run_process
 
 __all__ = ["DEFAULT_VENV", "trl_python", "run_trl", "trl_run_from_record"]
@@ -28,6 +30,7 @@ def trl_run_from_record(record: dict, warmup_steps: int, spawned_unix: float, me
     if not measured:
         raise ValueError(f"the TRL run recorded {len(record['steps'])} steps, none after {warmup_steps} warm-up")
     step_s = [row["step_s"] for row in measured]
+    cpu_s = [row["cpu_s"] for row in measured if "cpu_s" in row]  # records before the runner kept them: none
     gen = [row.get("gen_s", 0.0) for row in measured]
     update = [row["step_s"] - row.get("generate_and_score_s", 0.0) for row in measured]
     return FrameworkRun(
@@ -38,15 +41,17 @@ def trl_run_from_record(record: dict, warmup_steps: int, spawned_unix: float, me
         memory=memory,
         details={"versions": record["versions"], "torch_threads": record["torch_threads"],
                  "import_s": record["imports_done_unix"] - record["process_start_unix"],
-                 "self_peak_rss_mib": round(record["peak_rss_mib"], 1)},
+                 "self_peak_rss_mib": round(record["peak_rss_mib"], 1),
+                 "step_cpu_s": statistics.median(cpu_s) if cpu_s else None},
     )
 
 
-def run_trl(python: Path, model_dir: Path, run_dir: Path, warmup_steps: int, measured_steps: int,
+def run_trl(python: Path, inputs: ComparisonInputs, run_dir: Path, warmup_steps: int, measured_steps: int,
             threads: int | None = None) -> FrameworkRun:
-    """One TRL run of ``warmup_steps + measured_steps`` steps in a fresh process."""
+    """One TRL run of ``warmup_steps + measured_steps`` steps on the inputs' workload in a fresh process."""
     out = run_dir / "trl.json"
-    command = [str(python), "-m", "benchmarks.trl.runner", "--model-dir", str(model_dir), "--out", str(out),
+    command = [str(python), "-m", "benchmarks.trl.runner", "--model-dir", str(inputs.model_dir),
+               "--workload", str(inputs.workload_file), "--out", str(out),
                "--steps", str(warmup_steps + measured_steps)]
     command += [] if threads is None else ["--threads", str(threads)]
     spawned, memory = run_process(command, run_dir / "trl.log", env={"TRANSFORMERS_VERBOSITY": "error"})

@@ -56,6 +56,23 @@ def prompt_texts(count: int = NUM_PROMPTS, seed: int = PROMPT_SEED) -> list[str]
     return [" ".join(rng.choice(WORDS) for _ in range(PROMPT_TOKENS)) for _ in range(count)]
 
 
+def trl_prompts() -> list[dict]:
+    """TRL's dataset rows: the prompts as plain text."""
+    return [{"prompt": text} for text in prompt_texts()]
+
+
+def verl_rows() -> list[dict]:
+    """maxrl's dataset rows (verl's format); with ``data.apply_chat_template=False`` a prompt's token ids
+    are exactly its words."""
+    from maxrl.data.prep import verl_row
+
+    return [
+        verl_row(DATA_SOURCE, [{"role": "user", "content": text}], ground_truth="",
+                 extra_info={"index": index}, ability="benchmark")
+        for index, text in enumerate(prompt_texts())
+    ]
+
+
 def score(text: str) -> float:
     """The share of a response's words that are rewarded words (0 for an empty response)."""
     words = text.split()
@@ -83,6 +100,11 @@ def build_tokenizer():
         tokenizer_object=backend, pad_token=PAD, eos_token=EOS, unk_token=UNK, padding_side="left",
         clean_up_tokenization_spaces=False,
     )
+
+
+def model_dir(scratch: Path) -> Path:
+    """The model folder of this workload: built afresh under `scratch`."""
+    return build_model_dir(scratch / "model")
 
 
 def build_model_dir(path: str | Path) -> Path:

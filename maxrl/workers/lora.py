@@ -8,6 +8,9 @@ model folder). Each of those places calls one function of this module.
 
 Only ``nn.Linear`` layers take adapters, and never a layer whose weight is tied to another (a merged
 output layer would silently change the tied input embeddings too): the merge is then exact by construction.
+
+``peft`` is imported only by the functions that build adapters: every worker imports this module, and
+peft's import (several seconds of a worker's start-up) is wasted on a full fine-tune.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from peft import LoraConfig, PeftModel, get_peft_model
-from peft.tuners.lora import LoraLayer
 from transformers import AutoModelForCausalLM, PreTrainedModel
+
+if TYPE_CHECKING:
+    from peft import LoraConfig, PeftModel
 
 __all__ = [
     "ADAPTER_DIR",
@@ -65,6 +70,8 @@ class LoraSettings:
         return self.alpha / self.rank
 
     def peft_config(self) -> LoraConfig:
+        from peft import LoraConfig
+
         targets = self.target_modules if isinstance(self.target_modules, str) else list(self.target_modules)
         return LoraConfig(
             r=self.rank, lora_alpha=self.alpha, target_modules=targets, lora_dropout=self.dropout,
@@ -74,6 +81,8 @@ class LoraSettings:
 
 def _check_adaptable(model: torch.nn.Module) -> None:
     """Adapters only on untied ``nn.Linear`` layers (module docstring); the error names the key to change."""
+    from peft.tuners.lora import LoraLayer
+
     adapted, base_weights = [], {}
     for name, module in model.named_modules():
         if isinstance(module, LoraLayer):
@@ -100,6 +109,8 @@ def add_adapters(model: PreTrainedModel, settings: LoraSettings, seed: int) -> P
 
     The adapters' random initialisation is drawn from `seed`, so every rank (and a single-process
     reference) builds the same adapters; the global RNG is left as it was."""
+    from peft import get_peft_model
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         wrapped = get_peft_model(model, settings.peft_config())
@@ -151,6 +162,8 @@ def write_lora_export(
     alone in ``folder/lora_adapter`` (loads with ``PeftModel.from_pretrained`` on the base model).
 
     `full_state` is the adapted model's unsharded state dict (peft names without the wrapper's prefix)."""
+    from peft import get_peft_model
+
     with torch.device("meta"):
         adapted, merged = (AutoModelForCausalLM.from_config(model.config) for _ in range(2))
     wrapped = get_peft_model(adapted, settings.peft_config())

@@ -1,19 +1,18 @@
 """The actor's optimizer (AdamW) and learning-rate schedule (linear warmup, then constant or cosine).
 
 The schedule advances once per training step (one `update_actor` call), as in verl, so warmup and decay
-lengths are counted in training steps whatever the number of mini-batches per step.
+lengths are counted in training steps whatever the number of mini-batches per step. It is written here
+rather than taken from ``transformers.optimization``, whose import pulls in ``transformers.trainer_utils``
+and with it ``peft``: seconds of every worker's start-up, for two one-line formulas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 
 import torch
 from omegaconf import DictConfig
-from transformers.optimization import (
-    get_constant_schedule_with_warmup,
-    get_cosine_with_min_lr_schedule_with_warmup,
-)
 
 __all__ = ["build_grad_scaler", "build_lr_scheduler", "build_optimizer", "warmup_steps"]
 
@@ -69,12 +68,24 @@ def build_lr_scheduler(
     style = optim.get("lr_scheduler_type") or optim.warmup_style
     warmup = warmup_steps(optim)
     if style == "constant":
-        return get_constant_schedule_with_warmup(optimizer, num_warmup_steps=warmup)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then(warmup, lambda step: 1.0))
     if style == "cosine":
-        return get_cosine_with_min_lr_schedule_with_warmup(
-            optimizer,
-            num_warmup_steps=warmup,
-            num_training_steps=_total_steps(optim, "the cosine schedule"),
-            min_lr_rate=float(optim.min_lr_ratio),
-        )
+        decay_steps = max(1, _total_steps(optim, "the cosine schedule") - warmup)
+        floor = float(optim.min_lr_ratio)
+
+        def cosine(step: int) -> float:
+            """Half a cosine from 1 down to ``floor`` over the steps after warmup."""
+            return max(0.0, 0.5 * (1.0 + math.cos(math.pi * step / decay_steps)) * (1.0 - floor) + floor)
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then(warmup, cosine))
     raise ValueError(f"{OPTIM}.warmup_style={style!r}: choose constant or cosine")
+
+
+def warmup_then(warmup: int, after: Callable[[int], float]) -> Callable[[int], float]:
+    """The learning-rate factor at a step: ``step / warmup`` during the first `warmup` steps (0 at the first),
+    then ``after(steps since warmup ended)``."""
+
+    def factor(step: int) -> float:
+        return step / warmup if step < warmup else after(step - warmup)
+
+    return factor

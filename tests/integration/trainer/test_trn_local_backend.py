@@ -27,7 +27,7 @@ from maxrl.trainer.main_ppo import run_ppo
 from maxrl.utils.environment import set_offline_environment
 set_offline_environment({"OMP_NUM_THREADS": "1"})  # as tests/conftest.py sets it for this test process
 run_ppo(compose_config(json.loads(sys.argv[1])))
-print(json.dumps(sorted(name for name in ("ray", "wandb", "vllm", "tensorboard") if name in sys.modules)))
+print(json.dumps(sorted(name for name in ("ray", "wandb", "vllm", "tensorboard", "peft") if name in sys.modules)))
 """
 
 
@@ -71,6 +71,7 @@ def ray_run(workspace, ray_cluster):
 
 
 def test_a_one_worker_run_hosts_its_worker_in_the_driver_and_imports_no_ray(local_run):
+    """Nor peft: a full fine-tune never builds adapters (`maxrl.workers.lora` imports it when it does)."""
     _, imported, log = local_run
     assert imported == []
     assert "workers: local (trainer.worker_backend=auto)" in log

@@ -7,7 +7,7 @@ import torch
 
 from benchmarks.suites import SUITES
 from benchmarks.trl import workload
-from benchmarks.trl.inputs import build_inputs, prompt_rows
+from benchmarks.trl.inputs import build_inputs
 from benchmarks.trl.maxrl_side import PADDED, maxrl_overrides
 from benchmarks.variable_length import (
     MAX_RESPONSE,
@@ -65,7 +65,7 @@ def test_model_folder_and_maxrl_dataset(inputs):
     assert len(dataset) == workload.NUM_PROMPTS
     assert [len(dataset[i]["input_ids"]) for i in range(8)] == [100] * 8
     assert dataset[0]["input_ids"].tolist() == workload.build_tokenizer()(workload.prompt_texts(1)[0])["input_ids"]
-    assert prompt_rows()[3]["extra_info"] == {"index": 3}
+    assert workload.verl_rows()[3]["extra_info"] == {"index": 3}
 
 
 def test_maxrl_defaults_pass_no_speed_switch_and_padded_turns_them_off(inputs):

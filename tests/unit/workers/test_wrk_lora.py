@@ -158,3 +158,18 @@ def test_export_writes_a_merged_model_and_the_adapter(tiny_model_dir, adapted, t
     torch.testing.assert_close(merged, expected, atol=1e-5, rtol=1e-5)
     assert torch.equal(from_adapter, expected)
     assert not any(".lora_" in name for name in load(tmp_path).state_dict())
+
+
+def test_the_worker_modules_import_peft_only_when_adapters_are_built():
+    """peft's import is seconds of every worker's start-up; a full fine-tune does not need it."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "import maxrl.workers.actor_rollout_ref_worker, maxrl.workers.checkpoint, maxrl.workers.lora\n"
+              "from maxrl.workers.lora import LoraSettings\n"
+              "print('peft' in sys.modules, end=' ')\n"
+              "LoraSettings(rank=4).peft_config()\n"
+              "print('peft' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "False True"

@@ -71,3 +71,27 @@ def test_missing_run_length_and_unknown_style_are_explained():
         lrs(optim_config(warmup_style="cosine", total_training_steps=None), 1)
     with pytest.raises(ValueError, match="warmup_style='linear'"):
         lrs(optim_config(warmup_style="linear"), 1)
+
+
+@pytest.mark.parametrize("style, warmup, total, floor", [
+    ("constant", 0, 10, 0.0), ("constant", 3, 10, 0.0), ("cosine", 0, 10, 0.0), ("cosine", 2, 10, 0.1),
+    ("cosine", 4, 7, 0.25), ("cosine", 3, 3, 0.0),
+])
+def test_schedule_equals_transformers_schedules(style, warmup, total, floor):
+    """The same factors as the transformers functions maxrl used before (written here to keep their import,
+    and peft's with it, out of every worker's start-up), past the end of the run included."""
+    from transformers.optimization import (
+        get_constant_schedule_with_warmup,
+        get_cosine_with_min_lr_schedule_with_warmup,
+    )
+
+    optim = optim_config(warmup_style=style, lr_warmup_steps=warmup, total_training_steps=total, min_lr_ratio=floor)
+    reference_optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    reference = (get_constant_schedule_with_warmup(reference_optimizer, warmup) if style == "constant" else
+                 get_cosine_with_min_lr_schedule_with_warmup(reference_optimizer, warmup, total, min_lr_rate=floor))
+    expected = []
+    for _ in range(total + 3):
+        expected.append(reference.get_last_lr()[0])
+        reference_optimizer.step()
+        reference.step()
+    assert lrs(optim, total + 3)[1] == pytest.approx(expected, rel=1e-12, abs=1e-15)
