@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
 from collections import defaultdict
@@ -34,6 +35,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from maxrl.experiments.run_configs import DONE_MARKER  # noqa: E402
 from maxrl.trainer.tracking import read_metrics  # noqa: E402
+from maxrl.utils.atomic import atomic_path, write_text_atomic  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 RUN_NAME = re.compile(r"(?P<method>\w+?)_filter_(?P<filter>on|off)_seed(?P<seed>\d+)$")
 
@@ -167,7 +171,8 @@ def plot(results: dict, path: Path) -> None:
         axis.grid(alpha=0.3)
     axes[0].legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
     plt.close(figure)
 
 
@@ -179,12 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = summarise(args.study)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (args.out / "table.md").write_text(table(results))
+    write_text_atomic(args.out / "results.json", json.dumps(results, indent=1) + "\n")
+    write_text_atomic(args.out / "table.md", table(results))
     plot(results, args.out / "samples.png")
-    print(table(results))
+    logger.info("%s", table(results))
     return 0
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     sys.exit(main())
