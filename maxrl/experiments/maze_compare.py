@@ -6,10 +6,12 @@ STUDY_DIR holds one run folder per training run, named ``n<rollouts>/<method>_se
 ``.done`` marker of `maxrl.experiments.run_configs` are left out), and optionally
 ``warm_start/`` (a validation-only run of the starting model); ``maze/compare_cpu.sh`` writes that layout.
 Each run's last validation (``validation/step_<N>.json``, per-maze success counts) gives the unbiased pass@k
-curve. Writes ``pass_at_k.png`` (one panel per rollout count, one curve per method: mean over seeds, band =
-min..max), ``table.md`` and ``results.json`` (every per-seed curve, the means and spreads, the paper's
-test-time-scaling efficiency of MaxRL over GRPO from the seed-mean curves and seed by seed, and MaxRL's
-paired differences to GRPO and RLOO).
+curve; its earlier validations give the learning curves. Writes ``pass_at_k.png`` (one panel per rollout
+count, one curve per method: mean over seeds, band = min..max), ``learning_curves.png`` (pass@1 and pass@64
+against the training step), ``table.md``, ``results.json`` (every per-seed curve, the means and spreads, the
+paper's test-time-scaling efficiency of MaxRL over GRPO from the seed-mean curves and seed by seed, and
+MaxRL's paired differences to GRPO and RLOO) and ``summary.json`` (the same results in a flat form: final
+pass@k per method, N and seed, the warm start's, and the learning curves).
 
 Paired differences answer "beyond the seed spread?": within a seed every method shares the warm start, the
 data order and the sampling seed, so MaxRL's pass@k minus another method's, seed by seed, removes what the
@@ -48,6 +50,7 @@ WARM_START = "warm_start"
 METHOD_ORDER = ("maxrl", "grpo", "rloo")
 TABLE_KS = (1, 4, 16, 64, 256)
 DIFFERENCE_KS = (1, 16, 256)
+CURVE_KS = (1, 64)
 
 
 def final_curve(run_dir: Path) -> dict:
@@ -62,6 +65,30 @@ def final_curve(run_dir: Path) -> dict:
     ks, values = pass_at_k_curve(source_counts)
     return {"step": step, "data_source": source, "mazes": len(source_counts["num_samples"]), "ks": ks,
             "pass_at_k": values}
+
+
+def learning_curve(run_dir: Path, ks: Sequence[int] = CURVE_KS) -> dict:
+    """pass@k at every validation of a run, in step order (``None`` where a validation drew fewer than k)."""
+    steps, values = [], {k: [] for k in ks}
+    for step, counts in read_counts(run_dir):
+        (source_counts,) = counts.values()
+        reached = dict(zip(*pass_at_k_curve(source_counts, ks)))
+        steps.append(step)
+        for k in ks:
+            values[k].append(reached.get(k))
+    return {"steps": steps, "pass_at_k": values}
+
+
+def curve_statistics(curves: Sequence[dict], ks: Sequence[int] = CURVE_KS) -> dict:
+    """Mean, min and max over seeds at the validation steps every seed shares."""
+    steps = sorted(set.intersection(*(set(curve["steps"]) for curve in curves)))
+    stats: dict = {"steps": steps}
+    for k in ks:
+        rows = [[curve["pass_at_k"][k][curve["steps"].index(step)] for step in steps] for curve in curves]
+        matrix = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+        stats[k] = {name: [None if np.isnan(v) else float(v) for v in reduce(matrix, axis=0)]
+                    for name, reduce in (("mean", np.mean), ("min", np.min), ("max", np.max))}
+    return stats
 
 
 def discover_runs(study_dir: Path) -> dict[int, dict[str, dict[int, Path]]]:
@@ -135,7 +162,10 @@ def summarise(study_dir: Path) -> dict:
         per_method = {}
         for method in sorted(methods, key=lambda m: (METHOD_ORDER + (m,)).index(m)):
             curves = {seed: final_curve(path) for seed, path in sorted(methods[method].items())}
-            per_method[method] = {"per_seed": curves, "stats": seed_statistics(list(curves.values()))}
+            learning = {seed: learning_curve(path) for seed, path in sorted(methods[method].items())}
+            per_method[method] = {"per_seed": curves, "stats": seed_statistics(list(curves.values())),
+                                  "learning_curves": learning,
+                                  "learning_stats": curve_statistics(list(learning.values()))}
         entry = {"methods": per_method}
         if "maxrl" in per_method and "grpo" in per_method:
             a, b = per_method["maxrl"]["stats"], per_method["grpo"]["stats"]
@@ -230,10 +260,68 @@ def plot(summary: Mapping, path: Path) -> Path:
     return path
 
 
+def plot_learning_curves(summary: Mapping, path: Path) -> Path:
+    """pass@k against the training step, one row per k of CURVE_KS and one column per rollout count; the
+    warm start (step 0) is drawn as each curve's first point."""
+    rollouts = list(summary["rollouts"])
+    fig, axes = plt.subplots(len(CURVE_KS), len(rollouts), figsize=(5.2 * len(rollouts), 3.6 * len(CURVE_KS)),
+                             squeeze=False, sharex=True)
+    warm = summary.get("warm_start")
+    for column, n in enumerate(rollouts):
+        for row, k in enumerate(CURVE_KS):
+            ax = axes[row][column]
+            warm_value = dict(zip(warm["ks"], warm["pass_at_k"])).get(k) if warm else None
+            for method, result in summary["rollouts"][n]["methods"].items():
+                stats = result["learning_stats"]
+                steps, band = list(stats["steps"]), stats[k]
+                mean, low, high = list(band["mean"]), list(band["min"]), list(band["max"])
+                if warm_value is not None and (not steps or steps[0] > 0):
+                    steps, mean, low, high = [0] + steps, [warm_value] + mean, [warm_value] + low, [warm_value] + high
+                points = [(s, m, lo, hi) for s, m, lo, hi in zip(steps, mean, low, high) if m is not None]
+                if not points:
+                    continue
+                xs, ms, los, his = zip(*points)
+                (line,) = ax.plot(xs, ms, marker="o", markersize=3, label=f"{method} ({result['stats']['seeds']} seeds)")
+                ax.fill_between(xs, los, his, color=line.get_color(), alpha=0.2)
+            if warm_value is not None:
+                ax.axhline(warm_value, color="k", linestyle="--", linewidth=1, label="warm start")
+            ax.set_title(f"pass@{k}, N = {n}")
+            ax.grid(True, alpha=0.3)
+            if row == len(CURVE_KS) - 1:
+                ax.set_xlabel("training step")
+        axes[0][column].legend(fontsize="small")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def flat_summary(summary: Mapping) -> dict:
+    """Final pass@k per method, N and seed (k as a string key), the warm start's, and the learning curves."""
+
+    def by_k(curve: Mapping) -> dict:
+        return {str(k): value for k, value in zip(curve["ks"], curve["pass_at_k"])}
+
+    flat: dict = {"warm_start": by_k(summary["warm_start"]) if "warm_start" in summary else None,
+                  "final_pass_at_k": {}, "final_step": {}, "learning_curves": {}}
+    for n, entry in summary["rollouts"].items():
+        for method, result in entry["methods"].items():
+            flat["final_pass_at_k"].setdefault(method, {})[str(n)] = {
+                str(seed): by_k(curve) for seed, curve in result["per_seed"].items()}
+            flat["final_step"].setdefault(method, {})[str(n)] = {
+                str(seed): curve["step"] for seed, curve in result["per_seed"].items()}
+            flat["learning_curves"].setdefault(method, {})[str(n)] = {
+                str(seed): {"steps": curve["steps"], **{f"pass@{k}": values for k, values in curve["pass_at_k"].items()}}
+                for seed, curve in result["learning_curves"].items()}
+    return flat
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m maxrl.experiments.maze_compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("study_dir", type=Path, help="folder with n<rollouts>/<method>_seed<seed>/ run folders")
-    parser.add_argument("--out", type=Path, required=True, help="folder for pass_at_k.png, table.md, results.json")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for pass_at_k.png, learning_curves.png, table.md, results.json, summary.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     summary = summarise(args.study_dir)
@@ -241,7 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown_table(summary)
     write_text_atomic(args.out / "table.md", table)
     write_text_atomic(args.out / "results.json", json.dumps(summary, indent=1))
+    write_text_atomic(args.out / "summary.json", json.dumps(flat_summary(summary), indent=1))
     plot(summary, args.out / "pass_at_k.png")
+    plot_learning_curves(summary, args.out / "learning_curves.png")
     sys.stdout.write(table)
     return 0
 

@@ -117,6 +117,19 @@ def test_comparison_study_runs_differ_only_in_the_estimator(tmp_path):
     assert without_run_identity(configs["rloo"]) == reference
 
 
+def test_the_regime_study_starts_from_the_step_200_warm_start_and_validates_every_50_steps(tmp_path):
+    result = launch("maze/regime_study_cpu.sh", {"MAXRL_OUTPUT_DIR": str(tmp_path), "SEEDS": "4", "ROLLOUT_NS": "64",
+                                                 "METHODS": "rloo"}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = yaml.safe_load((tmp_path / "maze_cpu/regime/configs/n64_rloo_seed4.yaml").read_text())
+    assert config["actor_rollout_ref"]["model"]["path"] == f"{tmp_path}/maze_cpu/sft/checkpoint-200"
+    assert config["actor_rollout_ref"]["actor"]["optim"]["lr"] == 3e-5
+    assert config["actor_rollout_ref"]["rollout"]["n"] == 64 and config["data"]["train_batch_size"] == 8
+    assert config["actor_rollout_ref"]["rollout"]["val_kwargs"]["n"] == 256
+    assert config["trainer"]["test_freq"] == 50 and config["trainer"]["total_training_steps"] == 200
+    assert config["data"]["val_files"].endswith("heldout/test_first256.parquet")
+
+
 def test_filter_groups_study_arms_differ_only_in_the_estimator_and_the_filter(tmp_path):
     result = launch("maze/filter_groups_cpu.sh", {"MAXRL_OUTPUT_DIR": str(tmp_path), "SEEDS": "2"}, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -145,6 +158,7 @@ def test_filter_groups_study_arms_differ_only_in_the_estimator_and_the_filter(tm
     ("maze/maze_cpu.sh", {"ADVANTAGE_ESTIMATOR": "ppo"}, "ADVANTAGE_ESTIMATOR=ppo: choose maxrl, grpo or rloo"),
     ("smollm/smollm_cpu.sh", {"ROLLOUT_N": "0"}, "ROLLOUT_N=0 must be a positive whole number"),
     ("maze/compare_cpu.sh", {"SEEDS": "1 x"}, "got 'x'"),
+    ("maze/maze_cpu.sh", {"WARM_START_STEP": "250"}, "WARM_START_STEP must be 100, 200, 300 or 400"),
     ("maze/filter_groups_cpu.sh", {"FILTERS": "off maybe"}, "FILTERS takes on and off, got 'maybe'"),
 ])
 def test_bad_environment_is_a_clear_error(script, env, message, tmp_path):

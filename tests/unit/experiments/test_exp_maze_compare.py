@@ -61,3 +61,31 @@ def test_the_summary_files_hold_the_table_plot_and_every_curve(study, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["warm_start"]["pass_at_k"][0] == pytest.approx(1 / 12)
     assert (out / "pass_at_k.png").stat().st_size > 0
+
+
+def add_validation(run_dir, correct, samples, step):
+    counts = {"prompt": [f"m{i}" for i in range(len(correct))], "num_samples": [samples] * len(correct),
+              "num_correct": list(correct)}
+    (run_dir / "validation" / f"step_{step}.json").write_text(json.dumps({"step": step, "data_sources": {"maze_9": counts}}))
+
+
+def test_learning_curves_follow_every_validation_and_start_at_the_warm_start(study, tmp_path):
+    for seed in (1, 2, 3):
+        add_validation(study / "n4" / f"maxrl_seed{seed}", [0, 0, 1], samples=4, step=5)
+    methods = summarise(study)["rollouts"][4]["methods"]
+    curve = methods["maxrl"]["learning_curves"][1]
+    assert curve["steps"] == [5, 10]
+    assert curve["pass_at_k"][1] == pytest.approx([1 / 12, 4 / 12])  # one of 12 draws, then 2 + 1 + 1 of 12
+    assert curve["pass_at_k"][64] == [None, None]  # 4 draws per maze cannot estimate pass@64
+    stats = methods["maxrl"]["learning_stats"]
+    assert stats["steps"] == [5, 10] and stats[1]["min"][1] == pytest.approx(4 / 12)
+    assert stats[1]["max"][1] == pytest.approx(6 / 12)  # seed 3 solves 3 of 4 draws of maze 2
+    assert methods["grpo"]["learning_stats"]["steps"] == [10]  # only the steps every seed validated
+    out = tmp_path / "summary"
+    main([str(study), "--out", str(out)])
+    flat = json.loads((out / "summary.json").read_text())
+    assert flat["warm_start"]["1"] == pytest.approx(1 / 12)
+    assert flat["final_pass_at_k"]["maxrl"]["4"]["1"]["1"] == pytest.approx(4 / 12)
+    assert flat["final_step"]["grpo"]["4"]["4"] == 10
+    assert flat["learning_curves"]["maxrl"]["4"]["2"]["steps"] == [5, 10]
+    assert (out / "learning_curves.png").stat().st_size > 0
