@@ -25,10 +25,13 @@ OUTPUT="${MAXRL_OUTPUT_DIR:-./outputs}"
 export VAL_DATA="${VAL_DATA:-$OUTPUT/maze_cpu/data/heldout/test.parquet}"
 ROOT="${STUDY_ROOT:-$OUTPUT/maze_cpu/regime}" STUDY_OUT="${STUDY_OUT:-evidence/maze_regime}"
 PYTHON="${PYTHON:-python3}"
-# compare_cpu.sh summarises this session's runs in $ROOT/summary; the archive's summary is the study's.
-# 16 mazes x 256 samples per validation call keeps the sampler's memory near 1 GiB.
-COMPARE_ROOT="$ROOT" STUDY_OUT="$ROOT/summary" bash "$HERE/compare_cpu.sh" \
-  data.val_batch_size=16 trainer.test_freq="$TEST_FREQ" "$@"
-[ "${DRY_RUN:-0}" = "1" ] && exit 0  # configs composed in $ROOT/configs; nothing trained
-"$PYTHON" -m maxrl.experiments.run_archive "$ROOT" "$STUDY_OUT/runs"
-"$PYTHON" -m maxrl.experiments.maze_compare "$STUDY_OUT/runs" --out "$STUDY_OUT"
+# One seed at a time, archived and summarised after each, so a session that ends mid-study keeps every
+# finished seed. compare_cpu.sh summarises this session's runs in $ROOT/summary; the archive's summary is
+# the study's. 16 mazes x 256 samples per validation call keeps the sampler's memory near 1 GiB.
+for seed in $SEEDS; do
+  COMPARE_ROOT="$ROOT" STUDY_OUT="$ROOT/summary" SEEDS="$seed" bash "$HERE/compare_cpu.sh" \
+    data.val_batch_size=16 trainer.test_freq="$TEST_FREQ" "$@"
+  [ "${DRY_RUN:-0}" = "1" ] && continue  # configs composed in $ROOT/configs; nothing trained
+  "$PYTHON" -m maxrl.experiments.run_archive "$ROOT" "$STUDY_OUT/runs"
+  "$PYTHON" -m maxrl.experiments.maze_compare "$STUDY_OUT/runs" --out "$STUDY_OUT"
+done
