@@ -18,8 +18,15 @@
 # PARALLEL_SEEDS=1 (train each seed's runs in its own process at the same time: on a machine shared with
 # other jobs this gets the study a larger share of the cores), SFT_MODEL, and maze_cpu.sh's TRAIN_BATCH,
 # LR, VAL_DATA, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra arguments are Hydra overrides for every run.
+# ARCHIVE=DIR, for a study that outlasts a working session: after each seed (and at the end), copy the
+# finished runs' validation counts and configs into DIR/runs (python -m maxrl.experiments.run_archive, a few
+# KiB per run, meant to be committed) and summarise that archive into DIR, so it holds every run any
+# session finished.
+# LAUNCHER (maze/maze_cpu.sh) composes the runs: any CPU launcher that takes ADVANTAGE_ESTIMATOR, ROLLOUT_N,
+# SEED, RUN_DIR and DRY_RUN the same way compares on its task (smollm/compare_cpu.sh: SmolLM2-135M).
 set -euo pipefail
 HERE="$(dirname "${BASH_SOURCE[0]}")"
+LAUNCHER="${LAUNCHER:-$HERE/maze_cpu.sh}"
 source "$HERE/../maxrl/launch/launcher.sh"
 source "$HERE/../maxrl/experiments/cpu_launch.sh"
 
@@ -39,7 +46,7 @@ log() { echo "[compare] $(date -u +%H:%M:%S) $*"; }
 
 if [ "${DRY_RUN:-0}" = "1" ] || [ ! -e "$ROOT/warm_start/.done" ]; then
   log "warm start: data, model and its validation (log: $ROOT/logs/warm_start.log)"
-  RUN_DIR="$ROOT/warm_start" bash "$HERE/maze_cpu.sh" trainer.val_only=True "$@" > "$ROOT/logs/warm_start.log" 2>&1 \
+  RUN_DIR="$ROOT/warm_start" bash "$LAUNCHER" trainer.val_only=True "$@" > "$ROOT/logs/warm_start.log" 2>&1 \
     || maxrl_die "the warm-start validation failed; see $ROOT/logs/warm_start.log"
   [ "${DRY_RUN:-0}" = "1" ] || touch "$ROOT/warm_start/.done"
 fi
@@ -50,7 +57,7 @@ for seed in $SEEDS; do
     for method in $METHODS; do
       config="$ROOT/configs/n${n}_${method}_seed${seed}.yaml"
       DRY_RUN=1 ADVANTAGE_ESTIMATOR="$method" ROLLOUT_N="$n" SEED="$seed" RUN_DIR="$ROOT/n$n/${method}_seed$seed" \
-        bash "$HERE/maze_cpu.sh" trainer.val_before_train=False "$@" > "$config" \
+        bash "$LAUNCHER" trainer.val_before_train=False "$@" > "$config" \
         || maxrl_die "composing $config failed"
       composed=$((composed + 1))
     done
@@ -69,6 +76,13 @@ train_seed() {
     "$PYTHON" -m maxrl.experiments.run_configs "${configs[@]}" > "$log_file" 2>&1 \
     || maxrl_die "training seed $1 failed; see $log_file"
 }
+# archive : with ARCHIVE set, keep the finished runs in the archive and summarise all of it.
+archive() {
+  [ -n "${ARCHIVE:-}" ] || return 0
+  "$PYTHON" -m maxrl.experiments.run_archive "$ROOT" "$ARCHIVE/runs"
+  "$PYTHON" -m maxrl.experiments.maze_compare "$ARCHIVE/runs" --out "$ARCHIVE" > /dev/null
+  log "archived finished runs in $ARCHIVE/runs; its summary: $ARCHIVE/table.md"
+}
 pids=()
 for seed in $SEEDS; do
   if [ "${PARALLEL_SEEDS:-0}" = "1" ]; then
@@ -76,8 +90,10 @@ for seed in $SEEDS; do
     sleep 90  # two Ray head nodes starting at once on a loaded machine can time out
   else
     train_seed "$seed"
+    archive
   fi
 done
 for pid in "${pids[@]}"; do wait "$pid" || maxrl_die "a training process failed (logs in $ROOT/logs)"; done
+archive
 "$PYTHON" -m maxrl.experiments.maze_compare "$ROOT" --out "$STUDY_OUT"
 log "plot: $STUDY_OUT/pass_at_k.png  table: $STUDY_OUT/table.md"

@@ -130,6 +130,20 @@ def test_the_regime_study_starts_from_the_step_200_warm_start_and_validates_ever
     assert config["data"]["val_files"].endswith("heldout/test_first256.parquet")
 
 
+def test_the_smollm_comparison_composes_its_runs_with_the_smollm_launcher(tmp_path):
+    result = launch("smollm/compare_cpu.sh", {"MAXRL_OUTPUT_DIR": str(tmp_path), "SEEDS": "2", "TASK": "chain_sum_3"},
+                    timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "smollm_cpu/compare_chain_sum_3/configs"
+    configs = {m: yaml.safe_load((folder / f"n16_{m}_seed2.yaml").read_text()) for m in ("maxrl", "grpo")}
+    assert sorted(path.name for path in folder.iterdir()) == ["n16_grpo_seed2.yaml", "n16_maxrl_seed2.yaml"]
+    config = configs["maxrl"]
+    assert config["data"]["train_files"] == f"{tmp_path}/smollm_cpu/data_chain_sum_3/train.parquet"
+    assert config["actor_rollout_ref"]["rollout"]["n"] == 16 and config["trainer"]["total_training_steps"] == 20
+    assert config["trainer"]["default_local_dir"] == f"{tmp_path}/smollm_cpu/compare_chain_sum_3/n16/maxrl_seed2"
+    assert configs["grpo"]["algorithm"]["adv_estimator"] == "grpo"
+
+
 def test_filter_groups_study_arms_differ_only_in_the_estimator_and_the_filter(tmp_path):
     result = launch("maze/filter_groups_cpu.sh", {"MAXRL_OUTPUT_DIR": str(tmp_path), "SEEDS": "2"}, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
