@@ -5,7 +5,9 @@
 STUDY_DIR holds ``<task>/rl_<method>_seed<seed>/`` run folders (``multi_turn/study_cpu.sh`` writes them;
 runs without the ``.done`` marker are left out). From each run's ``metrics.jsonl``: validation pass@1 and the
 policy's tool-call rate (``val-multi_turn/tool_call_rate``) before training, along the way and at the end;
-for the maze, also pass@1 of the final policy with a single attempt (``single_attempt/``). Writes
+for the maze, also pass@1 of the final policy with a single attempt (``single_attempt/``). A run whose
+config (``config.yaml``) names no tool file has no tool-call rate: its episodes could not call a tool, so
+the agent loop's 0 would read as a finding. Writes
 ``summary.json`` (every run's curves and end points, means and min-max over seeds), ``table.md`` and
 ``curves.png``.
 """
@@ -21,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+from omegaconf import OmegaConf
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -33,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 RUN_NAME = re.compile(r"^rl_(?P<method>[a-z0-9_]+)_seed(?P<seed>\d+)$")
 TOOL_RATE = "val-multi_turn/tool_call_rate"
+TOOL_CONFIG = "actor_rollout_ref.rollout.multi_turn.tool_config_path"
 TURNS = "val-multi_turn/assistant_turns/mean"
 
 
@@ -41,15 +45,22 @@ def _pass_at_1(row: dict) -> float | None:
     return values[0] if len(values) == 1 else None
 
 
+def has_tools(run_dir: Path) -> bool:
+    """Whether the run's episodes could call a tool (its saved config names a tool file)."""
+    config = run_dir / "config.yaml"
+    return config.is_file() and bool(OmegaConf.select(OmegaConf.load(config), TOOL_CONFIG))
+
+
 def run_curves(run_dir: Path) -> dict:
     """Validation steps with pass@1, tool-call rate and model turns per episode, and the single-attempt pass@1."""
     rows = [row for row in read_metrics(run_dir) if _pass_at_1(row) is not None]
     if not rows:
         raise FileNotFoundError(f"{run_dir}: no validation rows in metrics.jsonl")
+    tools = has_tools(run_dir)
     curves = {
         "steps": [int(row["step"]) for row in rows],
         "pass@1": [_pass_at_1(row) for row in rows],
-        "tool_call_rate": [row.get(TOOL_RATE) for row in rows],
+        "tool_call_rate": [row.get(TOOL_RATE) if tools else None for row in rows],
         "assistant_turns": [row.get(TURNS) for row in rows],
     }
     single = run_dir / "single_attempt"
