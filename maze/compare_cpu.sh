@@ -19,7 +19,7 @@
 # other jobs this gets the study a larger share of the cores), SFT_MODEL, and maze_cpu.sh's TRAIN_BATCH,
 # LR, VAL_DATA, VAL_MAZES; DRY_RUN=1 composes every config and stops; extra arguments are Hydra overrides for every run.
 # ARCHIVE=DIR, for a study that outlasts a working session: after each seed (and at the end), copy the
-# finished runs' validation counts and configs into DIR/runs (python -m maxrl.experiments.run_archive, a few
+# finished runs' validation counts and configs into DIR/runs (python -m maxrl.experiments.run_archive, tens of
 # KiB per run, meant to be committed) and summarise that archive into DIR, so it holds every run any
 # session finished.
 # LAUNCHER (maze/maze_cpu.sh) composes the runs: any CPU launcher that takes ADVANTAGE_ESTIMATOR, ROLLOUT_N,
@@ -44,12 +44,7 @@ done
 mkdir -p "$ROOT/logs" "$ROOT/configs"
 log() { echo "[compare] $(date -u +%H:%M:%S) $*"; }
 
-if [ "${DRY_RUN:-0}" = "1" ] || [ ! -e "$ROOT/warm_start/.done" ]; then
-  log "warm start: data, model and its validation (log: $ROOT/logs/warm_start.log)"
-  RUN_DIR="$ROOT/warm_start" bash "$LAUNCHER" trainer.val_only=True "$@" > "$ROOT/logs/warm_start.log" 2>&1 \
-    || maxrl_die "the warm-start validation failed; see $ROOT/logs/warm_start.log"
-  [ "${DRY_RUN:-0}" = "1" ] || touch "$ROOT/warm_start/.done"
-fi
+maxrl_validate_warm_start "$ROOT" "$LAUNCHER" "$@"
 
 composed=0
 for seed in $SEEDS; do

@@ -32,12 +32,7 @@ for seed in $SEEDS; do [[ "$seed" =~ ^[1-9][0-9]*$ ]] || maxrl_die "SEEDS takes 
 mkdir -p "$ROOT/logs" "$ROOT/configs"
 log() { echo "[filter_groups] $(date -u +%H:%M:%S) $*"; }
 
-if [ "${DRY_RUN:-0}" = "1" ] || [ ! -e "$ROOT/warm_start/.done" ]; then
-  log "warm start: data, model and its validation (log: $ROOT/logs/warm_start.log)"
-  RUN_DIR="$ROOT/warm_start" bash "$HERE/maze_cpu.sh" trainer.val_only=True "$@" > "$ROOT/logs/warm_start.log" 2>&1 \
-    || maxrl_die "the warm-start validation failed; see $ROOT/logs/warm_start.log"
-  [ "${DRY_RUN:-0}" = "1" ] || touch "$ROOT/warm_start/.done"
-fi
+maxrl_validate_warm_start "$ROOT" "$HERE/maze_cpu.sh" "$@"
 
 # filter_overrides on|off : the dynamic-sampling keys of one arm (rounds of one train batch, no round limit).
 filter_overrides() {

@@ -9,7 +9,7 @@
 #   SEEDS="1 2" ROLLOUT_NS=16 bash maze/regime_study_cpu.sh  # a part of it; run parts side by side
 #
 # The study outlasts a working session, so it accumulates in the repository: after each seed, every finished
-# run's validation counts and config are copied into $STUDY_OUT/runs (compare_cpu.sh's ARCHIVE, a few KiB
+# run's validation counts and config are copied into $STUDY_OUT/runs (compare_cpu.sh's ARCHIVE, ~50 KiB
 # per run), and the summary (pass_at_k.png, learning_curves.png, table.md, results.json, summary.json) is
 # made from that archive, so it holds every run any session finished. Rerunning resumes:
 # finished runs are skipped, an interrupted one starts again. It is maze/compare_cpu.sh with these defaults

@@ -30,3 +30,15 @@ maxrl_cpu_train_and_summarise() {
     "$PYTHON" -m maxrl.trainer.plots summary "$run_dir"
   fi
 }
+
+# maxrl_validate_warm_start ROOT LAUNCHER OVERRIDES... : a study's starting model, validated once by LAUNCHER
+# (trainer.val_only) into ROOT/warm_start and marked done; with DRY_RUN=1 it only composes that config.
+maxrl_validate_warm_start() {
+  local root="$1" launcher="$2"; shift 2
+  if [ "${DRY_RUN:-0}" = "1" ] || [ ! -e "$root/warm_start/.done" ]; then
+    echo "[study] $(date -u +%H:%M:%S) warm start: data, model and its validation (log: $root/logs/warm_start.log)"
+    RUN_DIR="$root/warm_start" bash "$launcher" trainer.val_only=True "$@" > "$root/logs/warm_start.log" 2>&1 \
+      || maxrl_die "the warm-start validation failed; see $root/logs/warm_start.log"
+    [ "${DRY_RUN:-0}" = "1" ] || touch "$root/warm_start/.done"
+  fi
+}

@@ -53,9 +53,10 @@ DIFFERENCE_KS = (1, 16, 256)
 CURVE_KS = (1, 64)
 
 
-def final_curve(run_dir: Path) -> dict:
-    """The unbiased pass@k curve of a run's last validation (its only data source)."""
-    validations = read_counts(run_dir)
+def final_curve(run_dir: Path, validations: list | None = None) -> dict:
+    """The unbiased pass@k curve of a run's last validation (its only data source); ``validations`` are the
+    run's ``read_counts`` when the caller has them already."""
+    validations = read_counts(run_dir) if validations is None else validations
     if not validations:
         raise FileNotFoundError(f"{run_dir}: no validation/step_<N>.json (did the run finish?)")
     step, counts = validations[-1]
@@ -67,10 +68,11 @@ def final_curve(run_dir: Path) -> dict:
             "pass_at_k": values}
 
 
-def learning_curve(run_dir: Path, ks: Sequence[int] = CURVE_KS) -> dict:
-    """pass@k at every validation of a run, in step order (``None`` where a validation drew fewer than k)."""
+def learning_curve(validations: Sequence, ks: Sequence[int] = CURVE_KS) -> dict:
+    """pass@k at every validation of a run (its ``read_counts``), in step order (``None`` where a validation
+    drew fewer than k)."""
     steps, values = [], {k: [] for k in ks}
-    for step, counts in read_counts(run_dir):
+    for step, counts in validations:
         (source_counts,) = counts.values()
         reached = dict(zip(*pass_at_k_curve(source_counts, ks)))
         steps.append(step)
@@ -161,8 +163,9 @@ def summarise(study_dir: Path) -> dict:
     for n, methods in sorted(runs.items()):
         per_method = {}
         for method in sorted(methods, key=lambda m: (METHOD_ORDER + (m,)).index(m)):
-            curves = {seed: final_curve(path) for seed, path in sorted(methods[method].items())}
-            learning = {seed: learning_curve(path) for seed, path in sorted(methods[method].items())}
+            validations = {seed: read_counts(path) for seed, path in sorted(methods[method].items())}
+            curves = {seed: final_curve(methods[method][seed], runs) for seed, runs in validations.items()}
+            learning = {seed: learning_curve(runs) for seed, runs in validations.items()}
             per_method[method] = {"per_seed": curves, "stats": seed_statistics(list(curves.values())),
                                   "learning_curves": learning,
                                   "learning_stats": curve_statistics(list(learning.values()))}

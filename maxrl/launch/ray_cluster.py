@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     args, command = parse_args(sys.argv[1:] if argv is None else argv)
     spec = spec_from_environment(args)
     if args.dry_run:
-        print("\n".join(" ".join(line) for line in planned_commands(spec, command)))
+        # The plan is the dry run's product (scripts and tests read it), so it goes to stdout, not the log.
+        sys.stdout.write("".join(" ".join(line) + "\n" for line in planned_commands(spec, command)))
         return 0
     log.info("starting Ray on %d node(s): %s", len(spec.hosts), ", ".join(spec.hosts))
     try:
